@@ -1,0 +1,218 @@
+/* config.c - INI configuration via inih: a table of known keys, typed
+ * setters, and errors that name the file, line and key. */
+#include "core/config.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/util.h"
+
+static const unsigned standard_ports[LISTENER_COUNT] = {25, 587, 465, 143, 993, 110, 995, 80};
+static const char *const listener_names[LISTENER_COUNT] = {
+	"smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s", "http"};
+
+unsigned listener_standard_port(enum listener_kind kind)
+{
+	return standard_ports[kind];
+}
+
+const char *listener_name(enum listener_kind kind)
+{
+	return listener_names[kind];
+}
+
+void config_defaults(struct config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->hostname = xstrdup("localhost");
+	cfg->data_dir = xstrdup("/var/lib/postane");
+	cfg->listen = xstrdup("127.0.0.1");
+	for (int i = 0; i < LISTENER_COUNT; i++)
+		cfg->ports[i] = standard_ports[i];
+	cfg->threads = 0;
+	cfg->log_level = LOG_INFO;
+	cfg->max_message_size = 50u * 1024u * 1024u;
+	cfg->max_recipients = 1000;
+	cfg->max_errors = 20;
+	cfg->max_line_length = 2048;
+	cfg->max_connections = 20000;
+	cfg->timeout_command = 300;
+	cfg->timeout_data = 180;
+	cfg->recipient_delimiter = xstrdup("+");
+	cfg->store_backend = xstrdup("maildir");
+	cfg->sync_method = xstrdup("syncfs");
+	cfg->tls_cert = xstrdup("");
+	cfg->tls_key = xstrdup("");
+}
+
+void config_free(struct config *cfg)
+{
+	free(cfg->path);
+	free(cfg->hostname);
+	free(cfg->data_dir);
+	free(cfg->listen);
+	free(cfg->recipient_delimiter);
+	free(cfg->store_backend);
+	free(cfg->sync_method);
+	free(cfg->tls_cert);
+	free(cfg->tls_key);
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+enum key_type { KEY_STRING, KEY_UINT, KEY_U64, KEY_PORT, KEY_LOGLEVEL };
+
+struct key_def {
+	const char *section;
+	const char *name;
+	enum key_type type;
+	size_t offset;
+	uint64_t min, max;
+};
+
+#define OFF(f) offsetof(struct config, f)
+static const struct key_def keys[] = {
+	{"server", "hostname", KEY_STRING, OFF(hostname), 0, 0},
+	{"server", "data_dir", KEY_STRING, OFF(data_dir), 0, 0},
+	{"server", "threads", KEY_UINT, OFF(threads), 0, 256},
+	{"server", "log_level", KEY_LOGLEVEL, OFF(log_level), 0, 0},
+	{"server", "max_connections", KEY_UINT, OFF(max_connections), 1, 1000000},
+	{"listen", "address", KEY_STRING, OFF(listen), 0, 0},
+	{"listen", "smtp", KEY_PORT, OFF(ports[LISTENER_SMTP]), 0, 65535},
+	{"listen", "submission", KEY_PORT, OFF(ports[LISTENER_SUBMISSION]), 0, 65535},
+	{"listen", "submissions", KEY_PORT, OFF(ports[LISTENER_SUBMISSIONS]), 0, 65535},
+	{"listen", "imap", KEY_PORT, OFF(ports[LISTENER_IMAP]), 0, 65535},
+	{"listen", "imaps", KEY_PORT, OFF(ports[LISTENER_IMAPS]), 0, 65535},
+	{"listen", "pop3", KEY_PORT, OFF(ports[LISTENER_POP3]), 0, 65535},
+	{"listen", "pop3s", KEY_PORT, OFF(ports[LISTENER_POP3S]), 0, 65535},
+	{"listen", "http", KEY_PORT, OFF(ports[LISTENER_HTTP]), 0, 65535},
+	{"smtp", "max_message_size", KEY_U64, OFF(max_message_size), 1024, 1ull << 40},
+	{"smtp", "max_recipients", KEY_UINT, OFF(max_recipients), 1, 100000},
+	{"smtp", "max_errors", KEY_UINT, OFF(max_errors), 1, 10000},
+	{"smtp", "max_line_length", KEY_UINT, OFF(max_line_length), 512, 65536},
+	{"smtp", "timeout_command", KEY_UINT, OFF(timeout_command), 1, 86400},
+	{"smtp", "timeout_data", KEY_UINT, OFF(timeout_data), 1, 86400},
+	{"smtp", "recipient_delimiter", KEY_STRING, OFF(recipient_delimiter), 0, 0},
+	{"store", "backend", KEY_STRING, OFF(store_backend), 0, 0},
+	{"store", "sync_method", KEY_STRING, OFF(sync_method), 0, 0},
+	{"tls", "cert", KEY_STRING, OFF(tls_cert), 0, 0},
+	{"tls", "key", KEY_STRING, OFF(tls_key), 0, 0},
+};
+
+struct load_ctx {
+	struct config *cfg;
+	const char *path;
+	FILE *file;
+	int lineno; /* counted by config_read_line(): Debian's inih has no line numbers */
+	char error[512];
+};
+
+/* inih reader: fgets() that counts lines for error messages. */
+static char *config_read_line(char *str, int num, void *stream)
+{
+	struct load_ctx *ctx = stream;
+	char *r = fgets(str, num, ctx->file);
+	if (r != NULL)
+		ctx->lineno++;
+	return r;
+}
+
+static int set_key(struct load_ctx *ctx, const struct key_def *k, const char *value, int lineno)
+{
+	char *base = (char *)ctx->cfg;
+	uint64_t v;
+	switch (k->type) {
+	case KEY_STRING: {
+		char **field = (char **)(base + k->offset);
+		free(*field);
+		*field = xstrdup(value);
+		return 0;
+	}
+	case KEY_LOGLEVEL:
+		if (log_level_parse(value, (enum log_level *)(base + k->offset)) < 0)
+			break;
+		return 0;
+	case KEY_UINT:
+	case KEY_PORT:
+	case KEY_U64:
+		if (parse_u64(value, strlen(value), &v) < 0 || v < k->min || v > k->max)
+			break;
+		if (k->type == KEY_U64)
+			*(uint64_t *)(base + k->offset) = v;
+		else
+			*(unsigned *)(base + k->offset) = (unsigned)v;
+		return 0;
+	}
+	snprintf(ctx->error, sizeof(ctx->error), "%s:%d: [%s] %s: invalid value \"%s\"", ctx->path,
+		 lineno, k->section, k->name, value);
+	return -1;
+}
+
+static int config_ini_line(void *user, const char *section, const char *name, const char *value)
+{
+	struct load_ctx *ctx = user;
+	int lineno = ctx->lineno;
+	if (ctx->error[0] != '\0')
+		return 0;
+	if (name == NULL) /* a section header alone */
+		return 1;
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		if (strcmp(keys[i].section, section) == 0 && strcmp(keys[i].name, name) == 0)
+			return set_key(ctx, &keys[i], value, lineno) == 0 ? 1 : 0;
+	}
+	snprintf(ctx->error, sizeof(ctx->error), "%s:%d: unknown setting [%s] %s", ctx->path,
+		 lineno, section, name);
+	return 0;
+}
+
+static const char *validate(struct config *cfg)
+{
+	if (cfg->data_dir[0] != '/')
+		return "[server] data_dir must be an absolute path";
+	if (cfg->hostname[0] == '\0')
+		return "[server] hostname must not be empty";
+	if (strcmp(cfg->store_backend, "maildir") != 0)
+		return "[store] backend: only \"maildir\" is available";
+	if (strcmp(cfg->sync_method, "syncfs") != 0 && strcmp(cfg->sync_method, "fsync") != 0)
+		return "[store] sync_method must be \"syncfs\" or \"fsync\"";
+	if (strlen(cfg->recipient_delimiter) > 1)
+		return "[smtp] recipient_delimiter must be one character or empty";
+	return NULL;
+}
+
+int config_load(const char *path, struct config *cfg, const char **error_r)
+{
+	static _Thread_local char errbuf[600];
+	config_defaults(cfg);
+	cfg->path = xstrdup(path);
+	FILE *f = fopen(path, "r");
+	if (f == NULL) {
+		snprintf(errbuf, sizeof(errbuf), "%s: %s", path, strerror(errno));
+		*error_r = errbuf;
+		return -1;
+	}
+	struct load_ctx ctx = {.cfg = cfg, .path = path, .file = f};
+	int ret = ini_parse_stream(config_read_line, &ctx, config_ini_line, &ctx);
+	fclose(f);
+	if (ctx.error[0] != '\0') {
+		snprintf(errbuf, sizeof(errbuf), "%s", ctx.error);
+		*error_r = errbuf;
+		return -1;
+	}
+	if (ret != 0) {
+		snprintf(errbuf, sizeof(errbuf), "%s:%d: syntax error", path, ret);
+		*error_r = errbuf;
+		return -1;
+	}
+	const char *err = validate(cfg);
+	if (err != NULL) {
+		snprintf(errbuf, sizeof(errbuf), "%s: %s", path, err);
+		*error_r = errbuf;
+		return -1;
+	}
+	return 0;
+}

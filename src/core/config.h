@@ -1,0 +1,66 @@
+/* config.h - the server configuration, read from an INI file with inih.
+ *
+ * config_load() fills every field with its default first, then applies the
+ * file; unknown sections or keys and malformed values are errors naming the
+ * file and line. Strings are owned by the struct; config_free() releases
+ * them. */
+#ifndef POSTANE_CONFIG_H
+#define POSTANE_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/log.h"
+
+enum listener_kind {
+	LISTENER_SMTP,
+	LISTENER_SUBMISSION,
+	LISTENER_SUBMISSIONS,
+	LISTENER_IMAP,
+	LISTENER_IMAPS,
+	LISTENER_POP3,
+	LISTENER_POP3S,
+	LISTENER_HTTP,
+	LISTENER_COUNT
+};
+
+/* Standard port of each listener kind (25, 587, 465, 143, 993, 110, 995, 80). */
+unsigned listener_standard_port(enum listener_kind kind);
+/* Key name in the [listen] section ("smtp", "submission", ...). */
+const char *listener_name(enum listener_kind kind);
+
+struct config {
+	char *path;      /* the file this came from */
+	char *hostname;  /* our FQDN: banner, EHLO, Received */
+	char *data_dir;  /* absolute; holds postane.db, mail/, spool/ */
+	char *listen;    /* comma-separated addresses */
+	unsigned ports[LISTENER_COUNT]; /* 0 = listener disabled */
+	unsigned threads;               /* event loops; 0 = one per CPU */
+	enum log_level log_level;
+
+	/* [smtp] */
+	uint64_t max_message_size;  /* bytes of message content */
+	unsigned max_recipients;    /* per transaction */
+	unsigned max_errors;        /* protocol errors before 421 */
+	unsigned max_line_length;   /* command line, bytes incl. CRLF */
+	unsigned max_connections;   /* per process */
+	unsigned timeout_command;   /* seconds waiting for a command */
+	unsigned timeout_data;      /* seconds waiting for each data block */
+	char *recipient_delimiter;  /* "+" by default; "" disables */
+
+	/* [store] */
+	char *store_backend;        /* "maildir" (Maildir + SQLite) */
+	char *sync_method;          /* "syncfs" or "fsync" */
+
+	/* [tls] */
+	char *tls_cert;
+	char *tls_key;
+};
+
+/* Defaults only (used by `init` and tests). */
+void config_defaults(struct config *cfg);
+/* Returns 0, or -1 with a message in *error_r (static or owned by cfg). */
+int config_load(const char *path, struct config *cfg, const char **error_r);
+void config_free(struct config *cfg);
+
+#endif

@@ -1,0 +1,57 @@
+/* conn.h - a byte-stream connection that protocol code reads and writes
+ * without knowing whether TLS is on.
+ *
+ * A conn owns its socket and two bounded buffers. conn_fill() reads what the
+ * socket has into `in`; conn_flush() writes `out` until it is empty or the
+ * socket would block. The transport (plain now, TLS later) is a table of
+ * function pointers so that STARTTLS swaps it in place. */
+#ifndef POSTANE_CONN_H
+#define POSTANE_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "core/buf.h"
+
+struct conn;
+
+struct conn_transport {
+	const char *name;
+	/* Like read(2)/write(2): bytes, 0 at EOF, -1 with errno (EAGAIN). */
+	ssize_t (*read)(struct conn *c, void *data, size_t len);
+	ssize_t (*write)(struct conn *c, const void *data, size_t len);
+	void (*close)(struct conn *c);
+};
+
+struct conn {
+	int fd;
+	const struct conn_transport *transport;
+	void *transport_ctx;
+	struct buf in;
+	struct buf out;
+	bool eof;   /* peer closed its side */
+	bool error; /* read or write failed; the connection is dead */
+	struct sockaddr_storage peer;
+	char peer_ip[64];    /* numeric address, no port */
+	unsigned peer_port;
+	char local_ip[64];
+	unsigned local_port;
+};
+
+/* Take ownership of a connected, non-blocking socket. */
+void conn_init(struct conn *c, int fd, size_t in_max, size_t out_max);
+/* Close the socket and free the buffers. */
+void conn_close(struct conn *c);
+/* Read until the socket would block, EOF, or `in` holds `limit` bytes.
+ * Returns the number of bytes added (0 possible); sets eof/error. */
+size_t conn_fill(struct conn *c, size_t limit);
+/* Write buffered output. Returns 1 when `out` is empty, 0 when the socket
+ * would block, -1 on error. */
+int conn_flush(struct conn *c);
+/* Queue bytes for output; -1 if the output buffer limit is hit. */
+int conn_write(struct conn *c, const void *data, size_t len);
+int conn_printf(struct conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

@@ -1,0 +1,309 @@
+/* server.c - process orchestration for `postane serve`: listeners, loop
+ * threads, signals, graceful shutdown. Protocol logic lives elsewhere. */
+#include "server/server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/config.h"
+#include "core/log.h"
+#include "core/loop.h"
+#include "core/util.h"
+#include "smtp/smtp_server.h"
+#include "store/store.h"
+
+#define MAX_LISTENERS 64
+#define DRAIN_GRACE_MS 30000
+
+struct listener {
+	struct watcher w;
+	enum listener_kind kind;
+	struct worker *worker;
+	char name[96];
+};
+
+struct worker {
+	int index;
+	pthread_t thread;
+	struct loop *loop;
+	struct store_conn *store;
+	struct smtp_env smtp;
+	struct listener listeners[MAX_LISTENERS];
+	unsigned nlisteners;
+	bool draining;
+	uint64_t last_accept_error;
+};
+
+static atomic_uint connections;
+
+static int bind_one(const char *addr, unsigned port, char *name, size_t namelen)
+{
+	struct addrinfo hints = {.ai_family = AF_UNSPEC,
+				 .ai_socktype = SOCK_STREAM,
+				 .ai_flags = AI_NUMERICHOST | AI_PASSIVE};
+	struct addrinfo *res = NULL;
+	char portstr[16];
+	snprintf(portstr, sizeof(portstr), "%u", port);
+	int rc = getaddrinfo(addr, portstr, &hints, &res);
+	if (rc != 0) {
+		log_error("server", NULL, "listen address %s: %s", addr, gai_strerror(rc));
+		return -1;
+	}
+	int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int one = 1;
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) {
+		log_error("server", NULL, "socket: %s", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		freeaddrinfo(res);
+		return -1;
+	}
+	if (res->ai_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 1024) < 0) {
+		log_error("server", NULL, "cannot listen on %s port %u: %s", addr, port,
+			  strerror(errno));
+		close(fd);
+		freeaddrinfo(res);
+		return -1;
+	}
+	freeaddrinfo(res);
+	snprintf(name, namelen, "%s%s%s:%u", strchr(addr, ':') ? "[" : "", addr,
+		 strchr(addr, ':') ? "]" : "", port);
+	return fd;
+}
+
+static void accept_cb(struct watcher *w, uint32_t events)
+{
+	(void)events;
+	struct listener *l = w->ctx;
+	struct worker *wk = l->worker;
+	for (int i = 0; i < 64; i++) {
+		int fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ||
+			    errno == ECONNABORTED)
+				return;
+			uint64_t now = loop_now(wk->loop);
+			if (now - wk->last_accept_error > 1000) {
+				log_error("server", NULL, "accept on %s: %s", l->name, strerror(errno));
+				wk->last_accept_error = now;
+			}
+			return;
+		}
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		switch (l->kind) {
+		case LISTENER_SMTP:
+			smtp_session_accept(&wk->smtp, fd);
+			break;
+		default:
+			close(fd);
+			break;
+		}
+	}
+}
+
+static int worker_listen(struct worker *wk, const struct config *cfg)
+{
+	/* Protocols implemented so far; the others are configured but idle. */
+	static const enum listener_kind served[] = {LISTENER_SMTP};
+	char *addrs = xstrdup(cfg->listen);
+	int ret = 0;
+	char *save = NULL;
+	for (char *a = strtok_r(addrs, ", ", &save); a != NULL; a = strtok_r(NULL, ", ", &save)) {
+		for (size_t k = 0; k < sizeof(served) / sizeof(served[0]); k++) {
+			unsigned port = cfg->ports[served[k]];
+			if (port == 0)
+				continue;
+			if (wk->nlisteners == MAX_LISTENERS) {
+				log_error("server", NULL, "too many listeners");
+				ret = -1;
+				break;
+			}
+			struct listener *l = &wk->listeners[wk->nlisteners];
+			int fd = bind_one(a, port, l->name, sizeof(l->name));
+			if (fd < 0) {
+				ret = -1;
+				continue;
+			}
+			l->kind = served[k];
+			l->worker = wk;
+			if (loop_watch(wk->loop, &l->w, fd, LOOP_READ, accept_cb, l) < 0) {
+				close(fd);
+				ret = -1;
+				continue;
+			}
+			wk->nlisteners++;
+			if (wk->index == 0)
+				log_info("server", NULL, "listening for %s on %s",
+					 listener_name(served[k]), l->name);
+		}
+	}
+	free(addrs);
+	return ret;
+}
+
+static void worker_close_listeners(struct worker *wk)
+{
+	for (unsigned i = 0; i < wk->nlisteners; i++) {
+		loop_unwatch(wk->loop, &wk->listeners[i].w);
+		close(wk->listeners[i].w.fd);
+	}
+	wk->nlisteners = 0;
+}
+
+/* Posted to every worker when a stop signal arrives. */
+static void worker_begin_drain(void *arg)
+{
+	struct worker *wk = arg;
+	if (wk->draining)
+		return;
+	wk->draining = true;
+	worker_close_listeners(wk);
+	smtp_env_drain(&wk->smtp, DRAIN_GRACE_MS);
+}
+
+static void worker_check_drained(void *arg)
+{
+	struct worker *wk = arg;
+	if (wk->draining && smtp_env_sessions(&wk->smtp) == 0)
+		loop_stop(wk->loop);
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *wk = arg;
+	loop_run(wk->loop);
+	return NULL;
+}
+
+struct signal_ctx {
+	struct watcher w;
+	struct worker *workers;
+	unsigned nworkers;
+	const struct config *cfg;
+};
+
+static void signal_cb(struct watcher *w, uint32_t events)
+{
+	(void)events;
+	struct signal_ctx *sc = w->ctx;
+	struct signalfd_siginfo si;
+	while (read(w->fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			log_info("server", NULL, "SIGHUP: configuration reload is not supported yet; "
+						 "restart to apply changes");
+			continue;
+		}
+		log_info("server", NULL, "%s: finishing transactions in flight, then exiting",
+			 si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+		for (unsigned i = 0; i < sc->nworkers; i++)
+			loop_post(sc->workers[i].loop, worker_begin_drain, &sc->workers[i]);
+	}
+}
+
+int server_run(const struct config *cfg)
+{
+	const char *error;
+	log_set_level(cfg->log_level);
+	struct store *store = NULL;
+	if (store_open(cfg, false, &store, &error) < 0) {
+		fprintf(stderr, "postane: %s\n", error);
+		store_close(&store);
+		return 1;
+	}
+	if (store_recover(store, &error) < 0 || store_start(store, &error) < 0) {
+		fprintf(stderr, "postane: %s\n", error);
+		store_close(&store);
+		return 1;
+	}
+
+	unsigned n = cfg->threads;
+	if (n == 0) {
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		n = cpus > 0 ? (unsigned)cpus : 1;
+	}
+	if (n > 64)
+		n = 64;
+
+	/* Signals are read through a signalfd on worker 0; block them in every
+	 * thread (threads inherit the mask). */
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	struct worker *workers = xcalloc(n, sizeof(*workers));
+	atomic_init(&connections, 0);
+	int status = 0;
+	for (unsigned i = 0; i < n && status == 0; i++) {
+		struct worker *wk = &workers[i];
+		wk->index = (int)i;
+		wk->loop = loop_new();
+		wk->store = store_conn_open(store, &error);
+		if (wk->store == NULL) {
+			fprintf(stderr, "postane: %s\n", error);
+			status = 1;
+			break;
+		}
+		smtp_env_init(&wk->smtp, cfg, wk->loop, wk->store, &connections);
+		loop_on_tick(wk->loop, worker_check_drained, wk);
+		if (worker_listen(wk, cfg) < 0)
+			status = 1;
+	}
+	struct signal_ctx sc = {.workers = workers, .nworkers = n, .cfg = cfg};
+	if (status == 0) {
+		int sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+		if (sfd < 0 || loop_watch(workers[0].loop, &sc.w, sfd, LOOP_READ, signal_cb, &sc) < 0) {
+			fprintf(stderr, "postane: signalfd: %s\n", strerror(errno));
+			status = 1;
+		}
+	}
+	if (status == 0) {
+		log_info("server", NULL, "postane ready: hostname %s, data %s, %u thread(s)",
+			 cfg->hostname, cfg->data_dir, n);
+		for (unsigned i = 1; i < n; i++)
+			pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]);
+		worker_main(&workers[0]);
+		for (unsigned i = 1; i < n; i++)
+			pthread_join(workers[i].thread, NULL);
+		if (sc.w.cb != NULL || sc.w.fd > 0)
+			close(sc.w.fd);
+	}
+	for (unsigned i = 0; i < n; i++) {
+		struct worker *wk = &workers[i];
+		if (wk->loop == NULL)
+			continue;
+		worker_close_listeners(wk);
+		smtp_env_close_all(&wk->smtp);
+		/* Run the deferred frees of the sessions just closed. */
+		loop_stop(wk->loop);
+		loop_run(wk->loop);
+	}
+	/* The committer finishes every queued commit before it stops. */
+	store_close(&store);
+	for (unsigned i = 0; i < n; i++) {
+		store_conn_close(&workers[i].store);
+		loop_free(&workers[i].loop);
+	}
+	free(workers);
+	log_info("server", NULL, "postane stopped");
+	return status;
+}

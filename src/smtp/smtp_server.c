@@ -1,0 +1,946 @@
+/* smtp_server.c - SMTP server session: an explicit state machine driven by
+ * the event loop. Each command is checked first ("may it run in this
+ * state?") and then run; every state change goes through
+ * session_set_state(). Message content is decoded by smtp_data.c and
+ * streamed into the store; the final reply waits for the store's group
+ * commit, so "250" always means "on stable storage". */
+#include "smtp/smtp_server.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/config.h"
+#include "core/conn.h"
+#include "core/log.h"
+#include "core/loop.h"
+#include "core/util.h"
+#include "smtp/smtp_addr.h"
+#include "smtp/smtp_data.h"
+#include "smtp/smtp_parser.h"
+#include "store/resolve.h"
+#include "store/store.h"
+
+#define CHUNK 65536                   /* bytes decoded per step */
+#define OUT_HIGH_WATER (256 * 1024)   /* stop reading while this much is unsent */
+#define IN_MAX (1024 * 1024)          /* input buffer hard maximum */
+#define JUNK_COMMAND_LIMIT 100        /* NOOP/RSET/VRFY/HELP... per session */
+
+enum smtp_state {
+	SMTP_S_GREETING, /* banner sent, waiting for HELO/EHLO */
+	SMTP_S_READY,    /* no transaction */
+	SMTP_S_MAIL,     /* MAIL accepted, no recipient yet */
+	SMTP_S_RCPT,     /* at least one recipient accepted */
+	SMTP_S_DATA,     /* receiving DATA content */
+	SMTP_S_BDAT,     /* inside a BDAT transaction */
+	SMTP_S_QUIT,     /* closing */
+};
+
+static const char *const state_names[] = {"GREETING", "READY", "MAIL", "RCPT",
+					  "DATA",     "BDAT",  "QUIT"};
+
+struct smtp_txn {
+	struct smtp_addr from;
+	bool smtputf8;
+	bool body_8bit;
+	struct resolve_result rcpt;   /* resolved local accounts */
+	char first_rcpt[SMTP_PATH_MAX * 2];
+	unsigned nrcpt;               /* accepted RCPT commands */
+	struct store_msg *msg;
+	struct smtp_data_decoder dec;
+	uint64_t size;                /* decoded content bytes */
+	bool too_big;
+	char qid[16];
+	/* BDAT */
+	uint64_t bdat_remaining;      /* bytes of the current chunk still to read */
+	bool bdat_active;             /* reading chunk bytes now */
+	bool bdat_last;
+	bool bdat_discard;            /* read and drop the chunk, then reply */
+	const char *bdat_reply;       /* reply after a discarded chunk */
+};
+
+struct smtp_session {
+	struct smtp_env *env;
+	struct smtp_session *prev, *next;
+	struct conn conn;
+	struct watcher w;
+	char id[12];
+	enum smtp_state state;
+	uint64_t deadline;
+	unsigned errors;
+	unsigned junk;
+	bool esmtp;
+	char helo[256];
+	bool skip_line;
+	bool closing;        /* close once output is flushed */
+	bool commit_pending; /* waiting for the store */
+	bool dead;           /* connection gone; free when commit returns */
+	bool freed;
+	struct smtp_txn txn;
+	char *line;          /* command line buffer: max_line_length + 1 */
+	/* Filled by the committer thread before it posts commit_done. */
+	struct {
+		int result;
+		bool disk_full;
+		char error[160];
+	} commit;
+};
+
+static void session_update_watch(struct smtp_session *s);
+static void session_process(struct smtp_session *s);
+static void session_close(struct smtp_session *s);
+
+static void session_set_state(struct smtp_session *s, enum smtp_state st)
+{
+	if (s->state == st)
+		return;
+	log_debug("smtp", s->id, "state %s -> %s", state_names[s->state], state_names[st]);
+	s->state = st;
+}
+
+static void reply(struct smtp_session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void reply(struct smtp_session *s, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	if (buf_vprintf(&s->conn.out, fmt, ap) < 0 || buf_append(&s->conn.out, "\r\n", 2) < 0)
+		s->conn.error = true;
+	va_end(ap);
+}
+
+static void set_deadline(struct smtp_session *s)
+{
+	const struct config *cfg = s->env->cfg;
+	unsigned secs = s->state == SMTP_S_DATA || s->txn.bdat_active ? cfg->timeout_data
+								       : cfg->timeout_command;
+	s->deadline = loop_now(s->env->loop) + (uint64_t)secs * 1000u;
+}
+
+/* Count an error reply; too many and the session ends. */
+static void error_reply(struct smtp_session *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void error_reply(struct smtp_session *s, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	if (buf_vprintf(&s->conn.out, fmt, ap) < 0 || buf_append(&s->conn.out, "\r\n", 2) < 0)
+		s->conn.error = true;
+	va_end(ap);
+	if (++s->errors >= s->env->cfg->max_errors) {
+		log_info("smtp", s->id, "too many errors (%u), disconnecting", s->errors);
+		reply(s, "421 4.7.0 %s Error: too many errors", s->env->cfg->hostname);
+		session_set_state(s, SMTP_S_QUIT);
+		s->closing = true;
+	}
+}
+
+static void txn_reset(struct smtp_session *s)
+{
+	store_msg_abort(&s->txn.msg);
+	resolve_result_free(&s->txn.rcpt);
+	memset(&s->txn, 0, sizeof(s->txn));
+}
+
+/* ----- transaction log ----- */
+
+static void log_txn(struct smtp_session *s, const char *outcome)
+{
+	char from[SMTP_PATH_MAX * 2];
+	if (smtp_addr_format(&s->txn.from, from, sizeof(from)) < 0)
+		from[0] = '\0';
+	log_info("smtp", s->id, "qid=%s from=<%s> rcpts=%u first=<%s> accounts=%zu size=%llu %s",
+		 s->txn.qid, log_escaped(0, from, strlen(from)), s->txn.nrcpt,
+		 log_escaped(1, s->txn.first_rcpt, strlen(s->txn.first_rcpt)), s->txn.rcpt.n,
+		 (unsigned long long)s->txn.size, outcome);
+}
+
+/* ----- message start: trace headers ----- */
+
+static void helo_for_header(const char *helo, char *out, size_t outlen)
+{
+	size_t o = 0;
+	for (const char *p = helo; *p != '\0' && o + 1 < outlen; p++) {
+		unsigned char c = (unsigned char)*p;
+		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+			  c == '.' || c == '-' || c == '_' || c == ':' || c == '[' || c == ']';
+		out[o++] = ok ? (char)c : '?';
+	}
+	out[o] = '\0';
+	if (o == 0)
+		snprintf(out, outlen, "unknown");
+}
+
+static int txn_begin_message(struct smtp_session *s)
+{
+	const struct config *cfg = s->env->cfg;
+	if (store_msg_begin(s->env->store, &s->txn.msg) < 0) {
+		log_error("smtp", s->id, "cannot start message: %s", store_conn_error(s->env->store));
+		return -1;
+	}
+	random_id(s->txn.qid, sizeof(s->txn.qid), 12);
+	char from[SMTP_PATH_MAX * 2], helo[256], date[64], iplit[80];
+	if (smtp_addr_format(&s->txn.from, from, sizeof(from)) < 0)
+		from[0] = '\0';
+	helo_for_header(s->helo, helo, sizeof(helo));
+	rfc5322_date(time(NULL), date, sizeof(date));
+	if (strchr(s->conn.peer_ip, ':') != NULL)
+		snprintf(iplit, sizeof(iplit), "[IPv6:%s]", s->conn.peer_ip);
+	else
+		snprintf(iplit, sizeof(iplit), "[%s]", s->conn.peer_ip);
+	const char *proto = s->txn.smtputf8 ? "UTF8SMTP" : s->esmtp ? "ESMTP" : "SMTP";
+	struct buf hdr;
+	buf_init(&hdr, 4096);
+	buf_printf(&hdr, "Return-Path: <%s>\r\n", from);
+	buf_printf(&hdr, "Received: from %s (%s)\r\n\tby %s (postane) with %s id %s", helo, iplit,
+		   cfg->hostname, proto, s->txn.qid);
+	if (s->txn.nrcpt == 1)
+		buf_printf(&hdr, "\r\n\tfor <%s>", s->txn.first_rcpt);
+	buf_printf(&hdr, "; %s\r\n", date);
+	int ret = store_msg_write(s->txn.msg, hdr.data, hdr.len);
+	buf_free(&hdr);
+	return ret;
+}
+
+/* ----- commit ----- */
+
+static void commit_done(void *arg)
+{
+	struct smtp_session *s = arg;
+	s->commit_pending = false;
+	if (s->dead) {
+		log_txn(s, s->commit.result == 0 ? "stored (client gone before reply)"
+						 : "failed (client gone)");
+		session_close(s);
+		return;
+	}
+	if (s->commit.result == 0) {
+		reply(s, "250 2.0.0 Ok: queued as %s", s->txn.qid);
+		log_txn(s, "250 stored");
+	} else if (s->commit.disk_full) {
+		reply(s, "452 4.3.1 Insufficient system storage");
+		log_txn(s, "452 disk full");
+	} else {
+		reply(s, "451 4.3.0 Error: local storage failure, try again later");
+		log_txn(s, "451 storage failure");
+	}
+	txn_reset(s);
+	session_set_state(s, SMTP_S_READY);
+	set_deadline(s);
+	session_process(s);
+	session_update_watch(s);
+}
+
+/* Runs on the committer thread: copy the result, then hop back to the loop. */
+static void commit_cb(void *ctx, const struct store_commit_result *res)
+{
+	struct smtp_session *s = ctx;
+	s->commit.result = res->result;
+	s->commit.disk_full = res->disk_full;
+	snprintf(s->commit.error, sizeof(s->commit.error), "%s", res->error != NULL ? res->error : "");
+	loop_post(s->env->loop, commit_done, s);
+}
+
+/* End of message content (DATA end marker or BDAT LAST). */
+static void finish_message(struct smtp_session *s)
+{
+	if (s->txn.dec.bare_lf > 0 || s->txn.dec.bare_cr > 0)
+		log_info("smtp", s->id, "qid=%s normalised %llu bare LF and %llu bare CR to CRLF",
+			 s->txn.qid, (unsigned long long)s->txn.dec.bare_lf,
+			 (unsigned long long)s->txn.dec.bare_cr);
+	bool full = false;
+	const char *err = s->txn.msg != NULL ? store_msg_error(s->txn.msg, &full) : NULL;
+	if (s->txn.too_big) {
+		error_reply(s, "552 5.3.4 Error: message too big (limit %llu bytes)",
+			    (unsigned long long)s->env->cfg->max_message_size);
+		log_txn(s, "552 too big");
+	} else if (s->txn.msg == NULL || err != NULL) {
+		if (full) {
+			reply(s, "452 4.3.1 Insufficient system storage");
+			log_txn(s, "452 disk full");
+		} else {
+			reply(s, "451 4.3.0 Error: local storage failure, try again later");
+			log_txn(s, "451 storage failure");
+		}
+	} else {
+		struct store_msg *msg = s->txn.msg;
+		s->txn.msg = NULL;
+		s->commit_pending = true;
+		session_set_state(s, SMTP_S_READY);
+		store_msg_commit(msg, s->txn.rcpt.accounts, s->txn.rcpt.n, commit_cb, s);
+		return;
+	}
+	txn_reset(s);
+	session_set_state(s, SMTP_S_READY);
+}
+
+/* Feed decoded content to the message, enforcing the size limit. */
+static void content_write(struct smtp_session *s, const char *data, size_t len)
+{
+	if (len == 0)
+		return;
+	s->txn.size += len;
+	if (s->txn.too_big)
+		return;
+	if (s->txn.size > s->env->cfg->max_message_size) {
+		s->txn.too_big = true;
+		store_msg_abort(&s->txn.msg);
+		return;
+	}
+	if (s->txn.msg != NULL)
+		store_msg_write(s->txn.msg, data, len);
+}
+
+static _Thread_local char decode_buf[2 * CHUNK + 8];
+
+/* DATA state: decode what is buffered. Returns false when more input is needed. */
+static bool process_data(struct smtp_session *s)
+{
+	if (s->conn.in.len == 0)
+		return false;
+	size_t take = s->conn.in.len < CHUNK ? s->conn.in.len : CHUNK;
+	size_t out_len;
+	size_t used = smtp_data_feed(&s->txn.dec, s->conn.in.data, take, decode_buf, &out_len);
+	buf_consume(&s->conn.in, used);
+	content_write(s, decode_buf, out_len);
+	if (s->txn.dec.done)
+		finish_message(s);
+	return true;
+}
+
+/* BDAT chunk bytes. Returns false when more input is needed. */
+static bool process_bdat(struct smtp_session *s)
+{
+	struct smtp_txn *t = &s->txn;
+	if (t->bdat_remaining > 0) {
+		if (s->conn.in.len == 0)
+			return false;
+		size_t take = s->conn.in.len < CHUNK ? s->conn.in.len : CHUNK;
+		if (take > t->bdat_remaining)
+			take = (size_t)t->bdat_remaining;
+		if (!t->bdat_discard) {
+			size_t out_len;
+			smtp_data_feed(&t->dec, s->conn.in.data, take, decode_buf, &out_len);
+			content_write(s, decode_buf, out_len);
+		}
+		buf_consume(&s->conn.in, take);
+		t->bdat_remaining -= take;
+		if (t->bdat_remaining > 0)
+			return true;
+	}
+	/* Chunk complete. */
+	t->bdat_active = false;
+	if (t->bdat_discard) {
+		const char *r = t->bdat_reply;
+		t->bdat_discard = false;
+		t->bdat_reply = NULL;
+		error_reply(s, "%s", r);
+		set_deadline(s);
+		return true;
+	}
+	if (t->too_big) {
+		error_reply(s, "552 5.3.4 Error: message too big (limit %llu bytes)",
+			    (unsigned long long)s->env->cfg->max_message_size);
+		log_txn(s, "552 too big");
+		txn_reset(s);
+		session_set_state(s, SMTP_S_READY);
+	} else if (t->bdat_last) {
+		size_t out_len;
+		smtp_data_finish(&t->dec, decode_buf, &out_len);
+		content_write(s, decode_buf, out_len);
+		finish_message(s);
+	} else {
+		reply(s, "250 2.0.0 %llu octets received", (unsigned long long)t->size);
+	}
+	set_deadline(s);
+	return true;
+}
+
+/* ----- commands ----- */
+
+static void cmd_helo(struct smtp_session *s, const struct smtp_cmd *cmd)
+{
+	const struct config *cfg = s->env->cfg;
+	txn_reset(s);
+	snprintf(s->helo, sizeof(s->helo), "%s", cmd->arg);
+	s->esmtp = cmd->verb == SMTP_VERB_EHLO;
+	session_set_state(s, SMTP_S_READY);
+	if (!s->esmtp) {
+		reply(s, "250 %s", cfg->hostname);
+		return;
+	}
+	reply(s, "250-%s", cfg->hostname);
+	reply(s, "250-PIPELINING");
+	reply(s, "250-SIZE %llu", (unsigned long long)cfg->max_message_size);
+	reply(s, "250-8BITMIME");
+	reply(s, "250-ENHANCEDSTATUSCODES");
+	reply(s, "250-SMTPUTF8");
+	reply(s, "250 CHUNKING");
+}
+
+static const char *addr_error_reply(enum smtp_addr_error e, bool sender)
+{
+	switch (e) {
+	case SMTP_ADDR_ERR_UTF8:
+		return "553 5.6.7 Error: UTF-8 address requires the SMTPUTF8 parameter";
+	case SMTP_ADDR_ERR_SOURCE_ROUTE:
+		return sender ? "501 5.1.7 Error: source routes are not accepted"
+			      : "501 5.1.3 Error: source routes are not accepted";
+	default:
+		return sender ? "501 5.1.7 Error: bad sender address syntax"
+			      : "501 5.1.3 Error: bad recipient address syntax";
+	}
+}
+
+static void cmd_mail(struct smtp_session *s, const struct smtp_cmd *cmd)
+{
+	const struct config *cfg = s->env->cfg;
+	bool utf8 = false, body8 = false;
+	for (unsigned i = 0; i < cmd->param_count; i++) {
+		const struct smtp_param *p = &cmd->params[i];
+		if (ascii_ieq(p->keyword, "SIZE")) {
+			uint64_t size;
+			if (p->value == NULL || parse_u64(p->value, strlen(p->value), &size) < 0) {
+				error_reply(s, "501 5.5.4 Error: bad SIZE parameter");
+				return;
+			}
+			if (size > cfg->max_message_size) {
+				error_reply(s, "552 5.3.4 Error: message size exceeds the limit of %llu bytes",
+					    (unsigned long long)cfg->max_message_size);
+				return;
+			}
+		} else if (ascii_ieq(p->keyword, "BODY")) {
+			if (p->value != NULL && ascii_ieq(p->value, "8BITMIME")) {
+				body8 = true;
+			} else if (p->value == NULL || !ascii_ieq(p->value, "7BIT")) {
+				error_reply(s, "501 5.5.4 Error: unsupported BODY type");
+				return;
+			}
+		} else if (ascii_ieq(p->keyword, "SMTPUTF8") && p->value == NULL) {
+			utf8 = true;
+		} else {
+			error_reply(s, "555 5.5.4 Error: unsupported parameter %s",
+				    log_escaped(0, p->keyword, strlen(p->keyword)));
+			return;
+		}
+	}
+	struct smtp_addr from;
+	const char *why;
+	unsigned flags = SMTP_ADDR_ALLOW_NULL | (utf8 ? SMTP_ADDR_ALLOW_UTF8 : 0) |
+			 (cmd->path[0] == '<' ? 0 : SMTP_ADDR_NO_BRACKETS);
+	enum smtp_addr_error e = smtp_addr_parse(cmd->path, cmd->path_len, flags, &from, &why);
+	if (e != SMTP_ADDR_OK) {
+		log_info("smtp", s->id, "reject MAIL %s: %s", log_escaped(0, cmd->path, cmd->path_len),
+			 why);
+		error_reply(s, "%s", addr_error_reply(e, true));
+		return;
+	}
+	txn_reset(s);
+	s->txn.from = from;
+	s->txn.smtputf8 = utf8;
+	s->txn.body_8bit = body8;
+	session_set_state(s, SMTP_S_MAIL);
+	reply(s, "250 2.1.0 Ok");
+}
+
+static void cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
+{
+	const struct config *cfg = s->env->cfg;
+	if (cmd->param_count > 0) {
+		error_reply(s, "555 5.5.4 Error: unsupported parameter %s",
+			    log_escaped(0, cmd->params[0].keyword, strlen(cmd->params[0].keyword)));
+		return;
+	}
+	if (s->txn.nrcpt >= cfg->max_recipients) {
+		error_reply(s, "452 4.5.3 Error: too many recipients");
+		return;
+	}
+	struct smtp_addr to;
+	const char *why;
+	unsigned flags = SMTP_ADDR_ALLOW_POSTMASTER | (s->txn.smtputf8 ? SMTP_ADDR_ALLOW_UTF8 : 0) |
+			 (cmd->path[0] == '<' ? 0 : SMTP_ADDR_NO_BRACKETS);
+	enum smtp_addr_error e = smtp_addr_parse(cmd->path, cmd->path_len, flags, &to, &why);
+	const char *shown = log_escaped(0, cmd->path, cmd->path_len);
+	if (e != SMTP_ADDR_OK) {
+		log_info("smtp", s->id, "reject RCPT %s: %s", shown, why);
+		error_reply(s, "%s", addr_error_reply(e, false));
+		return;
+	}
+	if (to.postmaster) {
+		/* RFC 5321 4.5.1: "<Postmaster>" without a domain is ours. */
+		int r = store_domain_primary(s->env->store, to.domain, sizeof(to.domain));
+		if (r <= 0) {
+			error_reply(s, "451 4.3.0 Error: temporary lookup failure");
+			return;
+		}
+	}
+	if (to.literal) {
+		log_info("smtp", s->id, "reject RCPT %s: relay denied (address literal)", shown);
+		error_reply(s, "554 5.7.1 %s: Relay access denied", shown);
+		return;
+	}
+	char delim = cfg->recipient_delimiter[0];
+	enum resolve_status st = resolve_recipient(s->env->store, to.local, to.domain, delim,
+						   &s->txn.rcpt);
+	switch (st) {
+	case RESOLVE_LOCAL:
+		break;
+	case RESOLVE_NO_USER:
+		log_info("smtp", s->id, "reject RCPT %s: user unknown", shown);
+		error_reply(s, "550 5.1.1 %s: Recipient address rejected: User unknown", shown);
+		return;
+	case RESOLVE_NOT_LOCAL:
+		log_info("smtp", s->id, "reject RCPT %s: relay denied", shown);
+		error_reply(s, "554 5.7.1 %s: Relay access denied", shown);
+		return;
+	default:
+		log_error("smtp", s->id, "RCPT %s: lookup failed: %s", shown,
+			  store_conn_error(s->env->store));
+		error_reply(s, "451 4.3.0 %s: Temporary lookup failure", shown);
+		return;
+	}
+	if (s->txn.nrcpt == 0 && smtp_addr_format(&to, s->txn.first_rcpt, sizeof(s->txn.first_rcpt)) < 0)
+		s->txn.first_rcpt[0] = '\0';
+	s->txn.nrcpt++;
+	session_set_state(s, SMTP_S_RCPT);
+	reply(s, "250 2.1.5 Ok");
+}
+
+static void cmd_data(struct smtp_session *s)
+{
+	if (txn_begin_message(s) < 0) {
+		reply(s, "451 4.3.0 Error: local storage failure, try again later");
+		return;
+	}
+	smtp_data_init(&s->txn.dec, true);
+	session_set_state(s, SMTP_S_DATA);
+	reply(s, "354 End data with <CR><LF>.<CR><LF>");
+}
+
+static void bdat_discard(struct smtp_session *s, const struct smtp_cmd *cmd, const char *why)
+{
+	s->txn.bdat_remaining = cmd->chunk_size;
+	s->txn.bdat_active = true;
+	s->txn.bdat_discard = true;
+	s->txn.bdat_reply = why;
+}
+
+static void cmd_bdat(struct smtp_session *s, const struct smtp_cmd *cmd)
+{
+	struct smtp_txn *t = &s->txn;
+	if (s->state != SMTP_S_RCPT && s->state != SMTP_S_BDAT) {
+		bdat_discard(s, cmd, s->state == SMTP_S_MAIL ? "554 5.5.1 Error: no valid recipients"
+							     : "503 5.5.1 Error: need RCPT command");
+		return;
+	}
+	if (s->state == SMTP_S_RCPT) {
+		if (txn_begin_message(s) < 0) {
+			bdat_discard(s, cmd, "451 4.3.0 Error: local storage failure, try again later");
+			return;
+		}
+		smtp_data_init(&t->dec, false);
+		session_set_state(s, SMTP_S_BDAT);
+	}
+	t->bdat_remaining = cmd->chunk_size;
+	t->bdat_last = cmd->last;
+	t->bdat_active = true;
+}
+
+static void cmd_rset(struct smtp_session *s)
+{
+	txn_reset(s);
+	if (s->state != SMTP_S_GREETING)
+		session_set_state(s, SMTP_S_READY);
+	reply(s, "250 2.0.0 Ok");
+}
+
+static void cmd_quit(struct smtp_session *s)
+{
+	reply(s, "221 2.0.0 Bye");
+	session_set_state(s, SMTP_S_QUIT);
+	s->closing = true;
+}
+
+/* May this command run now? Returns NULL or the error reply. */
+static const char *cmd_allowed(const struct smtp_session *s, enum smtp_verb verb)
+{
+	switch (verb) {
+	case SMTP_VERB_MAIL:
+		if (s->state == SMTP_S_GREETING)
+			return "503 5.5.1 Error: send HELO/EHLO first";
+		if (s->state != SMTP_S_READY)
+			return "503 5.5.1 Error: nested MAIL command";
+		return NULL;
+	case SMTP_VERB_RCPT:
+		if (s->state == SMTP_S_BDAT)
+			return "503 5.5.1 Error: RCPT not allowed during BDAT";
+		if (s->state != SMTP_S_MAIL && s->state != SMTP_S_RCPT)
+			return "503 5.5.1 Error: need MAIL command";
+		return NULL;
+	case SMTP_VERB_DATA:
+		if (s->state == SMTP_S_BDAT)
+			return "503 5.5.1 Error: DATA not allowed during BDAT";
+		if (s->state == SMTP_S_MAIL)
+			return "554 5.5.1 Error: no valid recipients";
+		if (s->state != SMTP_S_RCPT)
+			return "503 5.5.1 Error: need RCPT command";
+		return NULL;
+	case SMTP_VERB_HELO:
+	case SMTP_VERB_EHLO:
+		if (s->state == SMTP_S_BDAT)
+			return "503 5.5.1 Error: BDAT transaction in progress";
+		return NULL;
+	default:
+		return NULL;
+	}
+}
+
+static void handle_command(struct smtp_session *s, char *line, size_t len)
+{
+	const struct config *cfg = s->env->cfg;
+	struct smtp_cmd cmd;
+	const char *why;
+	enum smtp_parse_result r = smtp_cmd_parse(line, len, &cmd, &why);
+	if (r == SMTP_PARSE_BAD_CHAR) {
+		error_reply(s, "500 5.5.2 Error: bad character in command");
+		return;
+	}
+	if (r == SMTP_PARSE_UNKNOWN) {
+		log_info("smtp", s->id, "unknown command: %s", log_escaped(0, line, len));
+		error_reply(s, "500 5.5.2 Error: command not recognized");
+		s->junk++;
+		return;
+	}
+	if (cmd.verb == SMTP_VERB_BDAT && r == SMTP_PARSE_SYNTAX) {
+		/* Without a valid size the stream cannot be resynchronised. */
+		error_reply(s, "501 5.5.4 %s; closing connection", why);
+		session_set_state(s, SMTP_S_QUIT);
+		s->closing = true;
+		return;
+	}
+	if (r == SMTP_PARSE_SYNTAX) {
+		error_reply(s, "501 5.5.4 Error: %s", why);
+		return;
+	}
+	if (cmd.verb == SMTP_VERB_BDAT) {
+		cmd_bdat(s, &cmd);
+		return;
+	}
+	const char *deny = cmd_allowed(s, cmd.verb);
+	if (deny != NULL) {
+		error_reply(s, "%s", deny);
+		return;
+	}
+	switch (cmd.verb) {
+	case SMTP_VERB_HELO:
+	case SMTP_VERB_EHLO:
+		cmd_helo(s, &cmd);
+		break;
+	case SMTP_VERB_MAIL:
+		cmd_mail(s, &cmd);
+		break;
+	case SMTP_VERB_RCPT:
+		cmd_rcpt(s, &cmd);
+		break;
+	case SMTP_VERB_DATA:
+		cmd_data(s);
+		break;
+	case SMTP_VERB_RSET:
+		s->junk++;
+		cmd_rset(s);
+		break;
+	case SMTP_VERB_NOOP:
+		s->junk++;
+		reply(s, "250 2.0.0 Ok");
+		break;
+	case SMTP_VERB_QUIT:
+		cmd_quit(s);
+		break;
+	case SMTP_VERB_VRFY:
+		s->junk++;
+		reply(s, "252 2.5.2 Cannot VRFY user, but will accept message and attempt delivery");
+		break;
+	case SMTP_VERB_EXPN:
+		s->junk++;
+		error_reply(s, "502 5.5.1 Error: EXPN is not available");
+		break;
+	case SMTP_VERB_HELP:
+		s->junk++;
+		reply(s, "214-2.0.0 Commands: HELO EHLO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP");
+		reply(s, "214 2.0.0 See RFC 5321; postane on %s", cfg->hostname);
+		break;
+	case SMTP_VERB_STARTTLS:
+		error_reply(s, "502 5.5.1 Error: STARTTLS is not available on this port");
+		break;
+	case SMTP_VERB_AUTH:
+		error_reply(s, "503 5.5.1 Error: authentication not enabled");
+		break;
+	default:
+		error_reply(s, "500 5.5.2 Error: command not recognized");
+		break;
+	}
+	if (s->junk > JUNK_COMMAND_LIMIT && !s->closing) {
+		reply(s, "421 4.7.0 %s Error: too many commands", cfg->hostname);
+		session_set_state(s, SMTP_S_QUIT);
+		s->closing = true;
+	}
+}
+
+/* ----- input processing ----- */
+
+/* Take one command line from the input. Returns false when more input is
+ * needed. */
+static bool process_command_line(struct smtp_session *s)
+{
+	const struct config *cfg = s->env->cfg;
+	struct buf *in = &s->conn.in;
+	char *nl = in->len > 0 ? memchr(in->data, '\n', in->len) : NULL;
+	if (nl == NULL) {
+		if (in->len >= cfg->max_line_length) {
+			if (!s->skip_line) {
+				log_info("smtp", s->id, "command line too long");
+				error_reply(s, "500 5.5.2 Error: line too long");
+			}
+			s->skip_line = true;
+			buf_reset(in);
+		}
+		return false;
+	}
+	size_t linelen = (size_t)(nl - in->data) + 1;
+	if (s->skip_line) {
+		s->skip_line = false;
+		buf_consume(in, linelen);
+		return true;
+	}
+	if (linelen > cfg->max_line_length) {
+		log_info("smtp", s->id, "command line too long");
+		error_reply(s, "500 5.5.2 Error: line too long");
+		buf_consume(in, linelen);
+		return true;
+	}
+	size_t len = linelen - 1;
+	if (len > 0 && in->data[len - 1] == '\r')
+		len--;
+	memcpy(s->line, in->data, len);
+	s->line[len] = '\0';
+	buf_consume(in, linelen);
+	set_deadline(s);
+	handle_command(s, s->line, len);
+	return true;
+}
+
+static void session_process(struct smtp_session *s)
+{
+	while (!s->closing && !s->commit_pending && !s->conn.error) {
+		if (s->conn.out.len > OUT_HIGH_WATER)
+			break;
+		bool progress;
+		if (s->state == SMTP_S_DATA)
+			progress = process_data(s);
+		else if (s->txn.bdat_active)
+			progress = process_bdat(s);
+		else
+			progress = process_command_line(s);
+		if (!progress)
+			break;
+		if (s->env->draining && s->state == SMTP_S_READY && !s->commit_pending &&
+		    !s->closing) {
+			reply(s, "421 4.3.2 %s Service shutting down", s->env->cfg->hostname);
+			s->closing = true;
+		}
+	}
+}
+
+/* ----- connection plumbing ----- */
+
+static void session_free(void *arg)
+{
+	struct smtp_session *s = arg;
+	free(s->line);
+	free(s);
+}
+
+static void session_close(struct smtp_session *s)
+{
+	if (s->freed)
+		return;
+	if (s->commit_pending) {
+		/* The committer still holds a pointer to us; finish then. */
+		s->dead = true;
+		loop_unwatch(s->env->loop, &s->w);
+		return;
+	}
+	s->freed = true;
+	struct smtp_env *env = s->env;
+	loop_unwatch(env->loop, &s->w);
+	if (s->txn.msg != NULL && s->txn.qid[0] != '\0')
+		log_txn(s, "aborted (connection closed)");
+	txn_reset(s);
+	log_info("smtp", s->id, "disconnect from %s errors=%u", s->conn.peer_ip, s->errors);
+	conn_close(&s->conn);
+	if (s->prev != NULL)
+		s->prev->next = s->next;
+	else
+		env->sessions = s->next;
+	if (s->next != NULL)
+		s->next->prev = s->prev;
+	env->count--;
+	atomic_fetch_sub(env->connections, 1);
+	loop_defer(env->loop, session_free, s);
+}
+
+static void session_update_watch(struct smtp_session *s)
+{
+	if (s->freed)
+		return;
+	if (s->dead) {
+		if (!s->commit_pending)
+			session_close(s);
+		return;
+	}
+	int fl = conn_flush(&s->conn);
+	if (fl < 0 || s->conn.error) {
+		session_close(s);
+		return;
+	}
+	if (fl == 1 && s->closing) {
+		session_close(s);
+		return;
+	}
+	if (s->conn.eof && !s->commit_pending && fl == 1) {
+		/* Peer closed; whatever it pipelined has been processed. */
+		session_close(s);
+		return;
+	}
+	uint32_t ev = 0;
+	if (!s->closing && !s->commit_pending && !s->conn.eof &&
+	    s->conn.out.len <= OUT_HIGH_WATER)
+		ev |= LOOP_READ;
+	if (fl == 0)
+		ev |= LOOP_WRITE;
+	if (loop_rewatch(s->env->loop, &s->w, ev) < 0)
+		session_close(s);
+}
+
+static void session_io(struct watcher *w, uint32_t events)
+{
+	struct smtp_session *s = w->ctx;
+	if (events & LOOP_READ || (events & ~LOOP_WRITE) != 0) {
+		size_t limit = s->state == SMTP_S_DATA || s->txn.bdat_active
+				       ? 4 * CHUNK
+				       : s->env->cfg->max_line_length + CHUNK;
+		if (conn_fill(&s->conn, limit) > 0)
+			set_deadline(s);
+	}
+	session_process(s);
+	if (s->conn.eof && s->state == SMTP_S_DATA && !s->commit_pending && !s->freed &&
+	    s->txn.msg != NULL) {
+		log_txn(s, "aborted (connection lost during DATA)");
+		txn_reset(s);
+	}
+	session_update_watch(s);
+}
+
+static void env_tick(void *arg)
+{
+	struct smtp_env *env = arg;
+	uint64_t now = loop_now(env->loop);
+	struct smtp_session *next;
+	for (struct smtp_session *s = env->sessions; s != NULL; s = next) {
+		next = s->next;
+		if (s->commit_pending || s->freed)
+			continue;
+		bool drain_over = env->draining && now >= env->drain_deadline;
+		if (now >= s->deadline || drain_over) {
+			if (drain_over)
+				reply(s, "421 4.3.2 %s Service shutting down", env->cfg->hostname);
+			else
+				reply(s, "421 4.4.2 %s Error: timeout exceeded", env->cfg->hostname);
+			log_info("smtp", s->id, "%s in state %s", drain_over ? "shutdown" : "timeout",
+				 state_names[s->state]);
+			if (s->txn.msg != NULL)
+				log_txn(s, drain_over ? "aborted (shutdown)" : "aborted (timeout)");
+			txn_reset(s);
+			s->closing = true;
+			session_update_watch(s);
+			if (!s->freed)
+				session_close(s);
+		}
+	}
+}
+
+void smtp_env_init(struct smtp_env *env, const struct config *cfg, struct loop *loop,
+		   struct store_conn *store, atomic_uint *connections)
+{
+	memset(env, 0, sizeof(*env));
+	env->cfg = cfg;
+	env->loop = loop;
+	env->store = store;
+	env->connections = connections;
+	loop_on_tick(loop, env_tick, env);
+}
+
+void smtp_session_accept(struct smtp_env *env, int fd)
+{
+	const struct config *cfg = env->cfg;
+	static atomic_uint next_id;
+	struct smtp_session *s = xcalloc(1, sizeof(*s));
+	s->env = env;
+	conn_init(&s->conn, fd, IN_MAX, 0);
+	snprintf(s->id, sizeof(s->id), "S%06X", atomic_fetch_add(&next_id, 1) & 0xffffff);
+	s->line = xmalloc(cfg->max_line_length + 1);
+	s->state = SMTP_S_GREETING;
+	s->next = env->sessions;
+	if (env->sessions != NULL)
+		env->sessions->prev = s;
+	env->sessions = s;
+	env->count++;
+	unsigned n = atomic_fetch_add(env->connections, 1) + 1;
+	log_info("smtp", s->id, "connect from %s:%u to %s:%u", s->conn.peer_ip, s->conn.peer_port,
+		 s->conn.local_ip, s->conn.local_port);
+	if (loop_watch(env->loop, &s->w, fd, LOOP_READ, session_io, s) < 0) {
+		session_close(s);
+		return;
+	}
+	if (n > cfg->max_connections || env->draining) {
+		reply(s, "421 4.7.0 %s Error: too many connections, try again later", cfg->hostname);
+		s->closing = true;
+	} else {
+		reply(s, "220 %s ESMTP postane", cfg->hostname);
+	}
+	set_deadline(s);
+	session_update_watch(s);
+}
+
+void smtp_env_drain(struct smtp_env *env, unsigned grace_ms)
+{
+	env->draining = true;
+	env->drain_deadline = loop_now(env->loop) + grace_ms;
+	struct smtp_session *next;
+	for (struct smtp_session *s = env->sessions; s != NULL; s = next) {
+		next = s->next;
+		if (s->freed || s->commit_pending || s->closing)
+			continue;
+		if (s->state == SMTP_S_GREETING || s->state == SMTP_S_READY) {
+			reply(s, "421 4.3.2 %s Service shutting down", env->cfg->hostname);
+			s->closing = true;
+			session_update_watch(s);
+		}
+	}
+}
+
+unsigned smtp_env_sessions(const struct smtp_env *env)
+{
+	return env->count;
+}
+
+void smtp_env_close_all(struct smtp_env *env)
+{
+	struct smtp_session *next;
+	for (struct smtp_session *s = env->sessions; s != NULL; s = next) {
+		next = s->next;
+		session_close(s);
+	}
+}

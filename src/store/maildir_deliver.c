@@ -1,0 +1,592 @@
+/* maildir_deliver.c - message delivery for the embedded backend, with group
+ * commit.
+ *
+ * A message is streamed into DATA/spool/tmp/NAME while it is received. At
+ * end of data the session hands it to the committer thread, which takes
+ * every message that arrived since its last pass and, for the whole batch:
+ *   1. makes the content durable (one syncfs(), or fdatasync() per file);
+ *   2. hard-links each file into every recipient's INBOX new/ directory and
+ *      assigns the IMAP UID inside one SQLite transaction;
+ *   3. makes the directory entries durable (one syncfs(), or fsync() per
+ *      distinct directory);
+ *   4. commits the transaction (synchronous=FULL);
+ * and only then reports success, which is when the session says "250".
+ * A crash before step 4 leaves at worst files in new/ that the index does
+ * not know yet; maildir_recover() indexes them at the next start. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/util.h"
+#include "store/maildir_private.h"
+
+#define WBUF_SIZE 65536
+
+#define MM(x) ((struct maildir_msg *)(void *)(x))
+#define MC(x) ((struct maildir_conn *)(void *)(x))
+#define MS(x) ((struct maildir_store *)(void *)(x))
+
+int maildir_msg_begin(struct store_conn *conn, struct store_msg **msg_r)
+{
+	struct maildir_conn *c = MC(conn);
+	struct maildir_store *s = c->store;
+	struct maildir_msg *m = xcalloc(1, sizeof(*m));
+	m->base.backend = &store_backend_maildir;
+	m->store = s;
+	struct timeval tv;
+	gettimeofday(&tv, NULL);
+	uint64_t seq = atomic_fetch_add(&s->seq, 1);
+	snprintf(m->name, sizeof(m->name), "%ld.M%06ldP%ldQ%llu.%s", (long)tv.tv_sec,
+		 (long)tv.tv_usec, (long)getpid(), (unsigned long long)seq, s->host);
+	snprintf(m->tmp_path, sizeof(m->tmp_path), "%s/%s", s->spool_tmp, m->name);
+	m->fd = open(m->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (m->fd < 0) {
+		snprintf(c->error, sizeof(c->error), "%s: %s", m->tmp_path, strerror(errno));
+		free(m);
+		return -1;
+	}
+	m->wbuf = xmalloc(WBUF_SIZE);
+	*msg_r = (struct store_msg *)(void *)m;
+	return 0;
+}
+
+static int flush_wbuf(struct maildir_msg *m)
+{
+	if (m->err_no != 0)
+		return -1;
+	if (m->wlen > 0 && write_full(m->fd, m->wbuf, m->wlen) < 0) {
+		m->err_no = errno;
+		return -1;
+	}
+	m->wlen = 0;
+	return 0;
+}
+
+int maildir_msg_write(struct store_msg *msg, const void *data, size_t len)
+{
+	struct maildir_msg *m = MM(msg);
+	if (m->err_no != 0)
+		return -1;
+	m->size += len;
+	if (len >= WBUF_SIZE) {
+		if (flush_wbuf(m) < 0)
+			return -1;
+		if (write_full(m->fd, data, len) < 0) {
+			m->err_no = errno;
+			return -1;
+		}
+		return 0;
+	}
+	if (m->wlen + len > WBUF_SIZE && flush_wbuf(m) < 0)
+		return -1;
+	memcpy(m->wbuf + m->wlen, data, len);
+	m->wlen += len;
+	return 0;
+}
+
+uint64_t maildir_msg_size(const struct store_msg *msg)
+{
+	return ((const struct maildir_msg *)(const void *)msg)->size;
+}
+
+const char *maildir_msg_error(const struct store_msg *msg, bool *disk_full_r)
+{
+	const struct maildir_msg *m = (const struct maildir_msg *)(const void *)msg;
+	*disk_full_r = m->err_no == ENOSPC || m->err_no == EDQUOT;
+	return m->err_no != 0 ? strerror(m->err_no) : NULL;
+}
+
+static void msg_free(struct maildir_msg *m)
+{
+	if (m->fd >= 0)
+		close(m->fd);
+	unlink(m->tmp_path);
+	free(m->wbuf);
+	free(m->accounts);
+	free(m);
+}
+
+void maildir_msg_abort(struct store_msg *msg)
+{
+	msg_free(MM(msg));
+}
+
+static void complete(struct maildir_msg *m, int result, int err_no, const char *error)
+{
+	struct store_commit_result res = {
+		.result = result,
+		.disk_full = err_no == ENOSPC || err_no == EDQUOT,
+		.error = error,
+	};
+	m->cb(m->cb_ctx, &res);
+	msg_free(m);
+}
+
+void maildir_msg_commit(struct store_msg *msg, const int64_t *account_ids, size_t n,
+			store_commit_cb *cb, void *ctx)
+{
+	struct maildir_msg *m = MM(msg);
+	struct maildir_store *s = m->store;
+	m->cb = cb;
+	m->cb_ctx = ctx;
+	m->accounts = xmalloc((n == 0 ? 1 : n) * sizeof(int64_t));
+	memcpy(m->accounts, account_ids, n * sizeof(int64_t));
+	m->naccounts = n;
+	/* The write happens here, on the caller's thread: it only copies into
+	 * the page cache. The committer does the slow part. */
+	flush_wbuf(m);
+	pthread_mutex_lock(&s->lock);
+	m->next = NULL;
+	*s->pending_tail = m;
+	s->pending_tail = &m->next;
+	pthread_cond_signal(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* ----- the committer ----- */
+
+struct link_rec {
+	char path[PATH_MAX];
+};
+
+struct batch {
+	struct maildir_msg **msgs;
+	int *err_no;           /* per message: 0 = fine so far */
+	const char **err;      /* per message reason */
+	size_t n;
+	struct link_rec *links; /* every link made, for undo */
+	size_t nlinks, links_cap;
+	char (*dirs)[PATH_MAX]; /* distinct new/ dirs touched (fsync mode) */
+	size_t ndirs, dirs_cap;
+};
+
+static void batch_add_link(struct batch *b, const char *path)
+{
+	if (b->nlinks == b->links_cap) {
+		b->links_cap = b->links_cap == 0 ? 64 : b->links_cap * 2;
+		b->links = xrealloc(b->links, b->links_cap * sizeof(*b->links));
+	}
+	snprintf(b->links[b->nlinks++].path, PATH_MAX, "%s", path);
+}
+
+static void batch_add_dir(struct batch *b, const char *dir)
+{
+	for (size_t i = 0; i < b->ndirs; i++)
+		if (strcmp(b->dirs[i], dir) == 0)
+			return;
+	if (b->ndirs == b->dirs_cap) {
+		b->dirs_cap = b->dirs_cap == 0 ? 32 : b->dirs_cap * 2;
+		b->dirs = xrealloc(b->dirs, b->dirs_cap * sizeof(*b->dirs));
+	}
+	snprintf(b->dirs[b->ndirs++], PATH_MAX, "%s", dir);
+}
+
+/* Stage 1 and 3: the barriers. Returns 0 or an errno value. */
+static int barrier_data(struct maildir_store *s, struct batch *b)
+{
+	if (s->use_syncfs)
+		return syncfs(s->data_fd) < 0 ? errno : 0;
+	for (size_t i = 0; i < b->n; i++) {
+		if (b->err_no[i] == 0 && fdatasync(b->msgs[i]->fd) < 0) {
+			b->err_no[i] = errno;
+			b->err[i] = "fdatasync failed";
+		}
+	}
+	return 0;
+}
+
+static int barrier_dirs(struct maildir_store *s, struct batch *b)
+{
+	if (s->use_syncfs)
+		return syncfs(s->data_fd) < 0 ? errno : 0;
+	for (size_t i = 0; i < b->ndirs; i++)
+		if (fsync_dir(b->dirs[i]) < 0)
+			return errno;
+	return 0;
+}
+
+struct inbox {
+	int64_t mailbox_id;
+	char path[PATH_MAX];
+};
+
+static int find_inbox(struct maildir_store *s, sqlite3_stmt *st, int64_t account_id,
+		      struct inbox *ib)
+{
+	sqlite3_reset(st);
+	sqlite3_bind_int64(st, 1, account_id);
+	int rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(st);
+		return rc == SQLITE_DONE ? 0 : -1;
+	}
+	ib->mailbox_id = sqlite3_column_int64(st, 0);
+	maildir_account_path(s, (const char *)sqlite3_column_text(st, 1),
+			     (const char *)sqlite3_column_text(st, 2), ib->path, sizeof(ib->path));
+	sqlite3_reset(st);
+	return 1;
+}
+
+/* Deliver one message into every recipient's INBOX inside the open
+ * transaction. Returns 0 or an errno value; on failure the message's own
+ * links and rows are undone by the caller through the savepoint. */
+static int deliver_one(struct maildir_store *s, struct batch *b, struct maildir_msg *m,
+		       sqlite3_stmt *q_inbox, sqlite3_stmt *q_uid, sqlite3_stmt *q_insert,
+		       time_t now, const char **why)
+{
+	char fname[256], dst[PATH_MAX], dir[PATH_MAX];
+	snprintf(fname, sizeof(fname), "%s,S=%llu", m->name, (unsigned long long)m->size);
+	for (size_t k = 0; k < m->naccounts; k++) {
+		struct inbox ib;
+		int found = find_inbox(s, q_inbox, m->accounts[k], &ib);
+		if (found < 0) {
+			*why = "index lookup failed";
+			return EIO;
+		}
+		if (found == 0) {
+			log_warn("store", m->name, "account %lld vanished before delivery",
+				 (long long)m->accounts[k]);
+			continue;
+		}
+		sqlite3_reset(q_uid);
+		sqlite3_bind_int64(q_uid, 1, ib.mailbox_id);
+		if (sqlite3_step(q_uid) != SQLITE_ROW) {
+			sqlite3_reset(q_uid);
+			*why = "UID assignment failed";
+			return EIO;
+		}
+		int64_t uid = sqlite3_column_int64(q_uid, 0);
+		int64_t modseq = sqlite3_column_int64(q_uid, 1);
+		sqlite3_reset(q_uid);
+
+		snprintf(dir, sizeof(dir), "%s/new", ib.path);
+		snprintf(dst, sizeof(dst), "%s/%s", dir, fname);
+		if (link(m->tmp_path, dst) < 0) {
+			*why = "cannot link into mailbox";
+			return errno;
+		}
+		batch_add_link(b, dst);
+		if (!s->use_syncfs)
+			batch_add_dir(b, dir);
+
+		sqlite3_reset(q_insert);
+		sqlite3_bind_int64(q_insert, 1, ib.mailbox_id);
+		sqlite3_bind_int64(q_insert, 2, uid);
+		sqlite3_bind_text(q_insert, 3, fname, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(q_insert, 4, (sqlite3_int64)m->size);
+		sqlite3_bind_int64(q_insert, 5, (sqlite3_int64)now);
+		sqlite3_bind_int64(q_insert, 6, modseq);
+		int rc = sqlite3_step(q_insert);
+		sqlite3_reset(q_insert);
+		if (rc != SQLITE_DONE) {
+			*why = "index insert failed";
+			return rc == SQLITE_FULL ? ENOSPC : EIO;
+		}
+	}
+	return 0;
+}
+
+static void undo_links(struct batch *b, size_t from)
+{
+	for (size_t i = from; i < b->nlinks; i++)
+		unlink(b->links[i].path);
+	b->nlinks = from;
+}
+
+static void process_batch(struct maildir_store *s, struct batch *b)
+{
+	sqlite3 *db = s->commit_db;
+	time_t now = time(NULL);
+	int fatal = 0;
+	const char *fatal_why = NULL;
+
+	for (size_t i = 0; i < b->n; i++) {
+		if (b->msgs[i]->err_no != 0) {
+			b->err_no[i] = b->msgs[i]->err_no;
+			b->err[i] = "write failed";
+		}
+	}
+	fatal = barrier_data(s, b);
+	if (fatal != 0)
+		fatal_why = "syncfs failed";
+
+	sqlite3_stmt *q_inbox = NULL, *q_uid = NULL, *q_insert = NULL;
+	bool in_txn = false;
+	if (fatal == 0) {
+		if (sqlite3_prepare_v2(db,
+				       "SELECT m.id, a.localpart, d.name FROM accounts a"
+				       " JOIN domains d ON d.id = a.domain_id JOIN mailboxes m"
+				       " ON m.account_id = a.id AND m.name = 'INBOX' WHERE a.id = ?1",
+				       -1, &q_inbox, NULL) != SQLITE_OK ||
+		    sqlite3_prepare_v2(db,
+				       "UPDATE mailboxes SET uidnext = uidnext + 1,"
+				       " highestmodseq = highestmodseq + 1 WHERE id = ?1"
+				       " RETURNING uidnext - 1, highestmodseq",
+				       -1, &q_uid, NULL) != SQLITE_OK ||
+		    sqlite3_prepare_v2(db,
+				       "INSERT INTO messages(mailbox_id, uid, filename, size,"
+				       " internaldate, modseq) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+				       -1, &q_insert, NULL) != SQLITE_OK ||
+		    maildir_db_exec(db, "BEGIN IMMEDIATE") < 0) {
+			fatal = EIO;
+			fatal_why = sqlite3_errmsg(db);
+		} else {
+			in_txn = true;
+		}
+	}
+	for (size_t i = 0; fatal == 0 && i < b->n; i++) {
+		if (b->err_no[i] != 0)
+			continue;
+		size_t mark = b->nlinks;
+		maildir_db_exec(db, "SAVEPOINT msg");
+		int e = deliver_one(s, b, b->msgs[i], q_inbox, q_uid, q_insert, now, &b->err[i]);
+		if (e != 0) {
+			maildir_db_exec(db, "ROLLBACK TO msg");
+			undo_links(b, mark);
+			b->err_no[i] = e;
+		}
+		maildir_db_exec(db, "RELEASE msg");
+	}
+	if (fatal == 0 && b->nlinks > 0) {
+		fatal = barrier_dirs(s, b);
+		if (fatal != 0)
+			fatal_why = "directory sync failed";
+	}
+	if (fatal == 0 && in_txn) {
+		if (maildir_db_exec(db, "COMMIT") < 0) {
+			fatal = sqlite3_errcode(db) == SQLITE_FULL ? ENOSPC : EIO;
+			fatal_why = "index commit failed";
+		} else {
+			in_txn = false;
+		}
+	}
+	if (in_txn)
+		maildir_db_exec(db, "ROLLBACK");
+	if (fatal != 0) {
+		log_error("store", NULL, "commit of %zu message(s) failed: %s: %s", b->n,
+			  fatal_why != NULL ? fatal_why : "?", strerror(fatal));
+		undo_links(b, 0);
+	}
+	sqlite3_finalize(q_inbox);
+	sqlite3_finalize(q_uid);
+	sqlite3_finalize(q_insert);
+
+	s->batches++;
+	for (size_t i = 0; i < b->n; i++) {
+		int e = fatal != 0 ? fatal : b->err_no[i];
+		const char *why = fatal != 0 ? fatal_why : b->err[i];
+		if (e == 0)
+			s->committed++;
+		else
+			log_warn("store", b->msgs[i]->name, "delivery failed: %s: %s",
+				 why != NULL ? why : "error", strerror(e));
+		complete(b->msgs[i], e == 0 ? 0 : -1, e, e == 0 ? NULL : why);
+	}
+}
+
+static void *committer_main(void *arg)
+{
+	struct maildir_store *s = arg;
+	struct batch b = {0};
+	size_t cap = 0;
+	for (;;) {
+		pthread_mutex_lock(&s->lock);
+		while (s->pending == NULL && !s->stopping)
+			pthread_cond_wait(&s->cond, &s->lock);
+		struct maildir_msg *list = s->pending;
+		s->pending = NULL;
+		s->pending_tail = &s->pending;
+		bool stop = s->stopping && list == NULL;
+		pthread_mutex_unlock(&s->lock);
+		if (stop)
+			break;
+		b.n = 0;
+		b.nlinks = 0;
+		b.ndirs = 0;
+		for (struct maildir_msg *m = list; m != NULL; m = m->next) {
+			if (b.n == cap) {
+				cap = cap == 0 ? 64 : cap * 2;
+				b.msgs = xrealloc(b.msgs, cap * sizeof(*b.msgs));
+				b.err_no = xrealloc(b.err_no, cap * sizeof(*b.err_no));
+				b.err = xrealloc(b.err, cap * sizeof(*b.err));
+			}
+			b.msgs[b.n] = m;
+			b.err_no[b.n] = 0;
+			b.err[b.n] = NULL;
+			b.n++;
+		}
+		process_batch(s, &b);
+	}
+	free(b.msgs);
+	free(b.err_no);
+	free(b.err);
+	free(b.links);
+	free(b.dirs);
+	return NULL;
+}
+
+int maildir_committer_start(struct maildir_store *s, const char **error_r)
+{
+	if (s->started)
+		return 0;
+	if (maildir_db_open(s->db_path, false, &s->commit_db, error_r) < 0)
+		return -1;
+	if (pthread_create(&s->thread, NULL, committer_main, s) != 0) {
+		*error_r = "cannot start the committer thread";
+		sqlite3_close(s->commit_db);
+		s->commit_db = NULL;
+		return -1;
+	}
+	s->started = true;
+	return 0;
+}
+
+void maildir_committer_stop(struct maildir_store *s)
+{
+	if (!s->started)
+		return;
+	pthread_mutex_lock(&s->lock);
+	s->stopping = true;
+	pthread_cond_signal(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+	pthread_join(s->thread, NULL);
+	s->started = false;
+	log_info("store", NULL, "committer stopped: %llu message(s) in %llu batch(es)",
+		 (unsigned long long)s->committed, (unsigned long long)s->batches);
+	sqlite3_close(s->commit_db);
+	s->commit_db = NULL;
+}
+
+/* ----- recovery ----- */
+
+static unsigned clean_spool(struct maildir_store *s)
+{
+	unsigned removed = 0;
+	DIR *d = opendir(s->spool_tmp);
+	if (d == NULL)
+		return 0;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (unlinkat(dirfd(d), de->d_name, 0) == 0)
+			removed++;
+	}
+	closedir(d);
+	return removed;
+}
+
+/* Index files in one mailbox's new/ that the index does not know. */
+static int index_orphans(struct maildir_store *s, sqlite3 *db, int64_t mailbox_id,
+			 const char *path, unsigned *added)
+{
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s/new", path);
+	DIR *d = opendir(dir);
+	if (d == NULL)
+		return errno == ENOENT ? 0 : -1;
+	sqlite3_stmt *q_known = NULL, *q_uid = NULL, *q_insert = NULL;
+	int ret = 0;
+	if (sqlite3_prepare_v2(db, "SELECT 1 FROM messages WHERE mailbox_id = ?1 AND filename = ?2",
+			       -1, &q_known, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db,
+			       "UPDATE mailboxes SET uidnext = uidnext + 1,"
+			       " highestmodseq = highestmodseq + 1 WHERE id = ?1"
+			       " RETURNING uidnext - 1, highestmodseq",
+			       -1, &q_uid, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db,
+			       "INSERT INTO messages(mailbox_id, uid, filename, size,"
+			       " internaldate, modseq) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+			       -1, &q_insert, NULL) != SQLITE_OK)
+		ret = -1;
+	struct dirent *de;
+	while (ret == 0 && (de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		sqlite3_reset(q_known);
+		sqlite3_bind_int64(q_known, 1, mailbox_id);
+		sqlite3_bind_text(q_known, 2, de->d_name, -1, SQLITE_TRANSIENT);
+		if (sqlite3_step(q_known) == SQLITE_ROW)
+			continue;
+		struct stat st;
+		if (fstatat(dirfd(d), de->d_name, &st, 0) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		sqlite3_reset(q_uid);
+		sqlite3_bind_int64(q_uid, 1, mailbox_id);
+		if (sqlite3_step(q_uid) != SQLITE_ROW) {
+			ret = -1;
+			break;
+		}
+		int64_t uid = sqlite3_column_int64(q_uid, 0), modseq = sqlite3_column_int64(q_uid, 1);
+		sqlite3_reset(q_uid);
+		sqlite3_reset(q_insert);
+		sqlite3_bind_int64(q_insert, 1, mailbox_id);
+		sqlite3_bind_int64(q_insert, 2, uid);
+		sqlite3_bind_text(q_insert, 3, de->d_name, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(q_insert, 4, (sqlite3_int64)st.st_size);
+		sqlite3_bind_int64(q_insert, 5, (sqlite3_int64)st.st_mtime);
+		sqlite3_bind_int64(q_insert, 6, modseq);
+		if (sqlite3_step(q_insert) != SQLITE_DONE)
+			ret = -1;
+		else
+			(*added)++;
+	}
+	closedir(d);
+	sqlite3_finalize(q_known);
+	sqlite3_finalize(q_uid);
+	sqlite3_finalize(q_insert);
+	(void)s;
+	return ret;
+}
+
+int maildir_recover(struct store *store, const char **error_r)
+{
+	static _Thread_local char err[600];
+	struct maildir_store *s = MS(store);
+	unsigned removed = clean_spool(s);
+	if (removed > 0)
+		log_info("store", NULL, "recovery: removed %u unfinished message file(s)", removed);
+
+	sqlite3 *db;
+	if (maildir_db_open(s->db_path, false, &db, error_r) < 0)
+		return -1;
+	sqlite3_stmt *st = NULL;
+	int ret = 0;
+	unsigned added = 0;
+	if (maildir_db_exec(db, "BEGIN IMMEDIATE") < 0 ||
+	    sqlite3_prepare_v2(db,
+			       "SELECT m.id, a.localpart, d.name FROM mailboxes m"
+			       " JOIN accounts a ON a.id = m.account_id"
+			       " JOIN domains d ON d.id = a.domain_id WHERE m.name = 'INBOX'",
+			       -1, &st, NULL) != SQLITE_OK) {
+		ret = -1;
+	}
+	while (ret == 0 && sqlite3_step(st) == SQLITE_ROW) {
+		char path[PATH_MAX];
+		maildir_account_path(s, (const char *)sqlite3_column_text(st, 1),
+				     (const char *)sqlite3_column_text(st, 2), path, sizeof(path));
+		if (index_orphans(s, db, sqlite3_column_int64(st, 0), path, &added) < 0)
+			ret = -1;
+	}
+	sqlite3_finalize(st);
+	if (ret == 0 && maildir_db_exec(db, "COMMIT") < 0)
+		ret = -1;
+	if (ret < 0) {
+		snprintf(err, sizeof(err), "recovery: %s", sqlite3_errmsg(db));
+		*error_r = err;
+		maildir_db_exec(db, "ROLLBACK");
+	} else if (added > 0) {
+		log_info("store", NULL, "recovery: indexed %u message(s) found in new/", added);
+	}
+	sqlite3_close(db);
+	return ret;
+}

@@ -1,0 +1,166 @@
+/* store.c - dispatch from the storage interface to the configured backend.
+ * Protocol code calls these functions only; it never sees a backend. */
+#include "store/store.h"
+
+#include <string.h>
+
+#include "core/config.h"
+
+static const struct store_backend *const backends[] = {&store_backend_maildir};
+
+#define B(obj) (((const struct store_base *)(const void *)(obj))->backend)
+
+int store_open(const struct config *cfg, bool create, struct store **store_r, const char **error_r)
+{
+	for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++)
+		if (strcmp(backends[i]->name, cfg->store_backend) == 0)
+			return backends[i]->open(cfg, create, store_r, error_r);
+	*error_r = "unknown store backend";
+	return -1;
+}
+
+void store_close(struct store **store)
+{
+	if (*store == NULL)
+		return;
+	B(*store)->close(*store);
+	*store = NULL;
+}
+
+int store_recover(struct store *store, const char **error_r)
+{
+	return B(store)->recover(store, error_r);
+}
+
+int store_start(struct store *store, const char **error_r)
+{
+	return B(store)->start(store, error_r);
+}
+
+struct store_conn *store_conn_open(struct store *store, const char **error_r)
+{
+	return B(store)->conn_open(store, error_r);
+}
+
+void store_conn_close(struct store_conn **c)
+{
+	if (*c == NULL)
+		return;
+	B(*c)->conn_close(*c);
+	*c = NULL;
+}
+
+const char *store_conn_error(struct store_conn *c)
+{
+	return B(c)->conn_error(c);
+}
+
+int store_domain_add(struct store_conn *c, const char *domain)
+{
+	return B(c)->domain_add(c, domain);
+}
+
+int store_domain_del(struct store_conn *c, const char *domain, bool force)
+{
+	return B(c)->domain_del(c, domain, force);
+}
+
+int store_domain_list(struct store_conn *c, store_domain_cb *cb, void *ctx)
+{
+	return B(c)->domain_list(c, cb, ctx);
+}
+
+int store_domain_exists(struct store_conn *c, const char *domain)
+{
+	return B(c)->domain_exists(c, domain);
+}
+
+int store_domain_primary(struct store_conn *c, char *out, size_t outlen)
+{
+	return B(c)->domain_primary(c, out, outlen);
+}
+
+int store_user_add(struct store_conn *c, const char *local, const char *domain,
+		   const char *password_hash, uint64_t quota_bytes)
+{
+	return B(c)->user_add(c, local, domain, password_hash, quota_bytes);
+}
+
+int store_user_del(struct store_conn *c, const char *local, const char *domain)
+{
+	return B(c)->user_del(c, local, domain);
+}
+
+int store_user_list(struct store_conn *c, const char *domain, store_user_cb *cb, void *ctx)
+{
+	return B(c)->user_list(c, domain, cb, ctx);
+}
+
+int store_user_set_password(struct store_conn *c, const char *local, const char *domain,
+			    const char *password_hash)
+{
+	return B(c)->user_set_password(c, local, domain, password_hash);
+}
+
+int store_user_lookup(struct store_conn *c, const char *local, const char *domain,
+		      struct store_user *user_r)
+{
+	return B(c)->user_lookup(c, local, domain, user_r);
+}
+
+int store_alias_add(struct store_conn *c, const char *local, const char *domain,
+		    const char *target)
+{
+	return B(c)->alias_add(c, local, domain, target);
+}
+
+int store_alias_del(struct store_conn *c, const char *local, const char *domain,
+		    const char *target)
+{
+	return B(c)->alias_del(c, local, domain, target);
+}
+
+int store_alias_list(struct store_conn *c, const char *domain, store_alias_cb *cb, void *ctx)
+{
+	return B(c)->alias_list(c, domain, cb, ctx);
+}
+
+int store_alias_targets(struct store_conn *c, const char *local, const char *domain,
+			store_target_cb *cb, void *ctx)
+{
+	return B(c)->alias_targets(c, local, domain, cb, ctx);
+}
+
+int store_msg_begin(struct store_conn *c, struct store_msg **msg_r)
+{
+	return B(c)->msg_begin(c, msg_r);
+}
+
+int store_msg_write(struct store_msg *msg, const void *data, size_t len)
+{
+	return B(msg)->msg_write(msg, data, len);
+}
+
+uint64_t store_msg_size(const struct store_msg *msg)
+{
+	return B(msg)->msg_size(msg);
+}
+
+const char *store_msg_error(const struct store_msg *msg, bool *disk_full_r)
+{
+	return B(msg)->msg_error(msg, disk_full_r);
+}
+
+void store_msg_abort(struct store_msg **msg)
+{
+	if (*msg == NULL)
+		return;
+	B(*msg)->msg_abort(*msg);
+	*msg = NULL;
+}
+
+void store_msg_commit(struct store_msg *msg, const int64_t *account_ids, size_t n,
+		      store_commit_cb *cb, void *ctx)
+{
+	B(msg)->msg_commit(msg, account_ids, n, cb, ctx);
+}

@@ -1,0 +1,173 @@
+/* store.h - the storage interface: accounts, domains, aliases, mailbox state
+ * and message delivery, behind one table of function pointers per backend.
+ *
+ * Two kinds of handles:
+ *   struct store       one per process; thread-safe; owns the background
+ *                      committer that makes deliveries durable in batches.
+ *   struct store_conn  one per thread (event loop, CLI); not thread-safe.
+ *
+ * Conventions: functions return 0 on success and -1 on failure with a
+ * message in *error_r (valid until the next call on the same handle);
+ * lookups return 1 (found), 0 (not found) or -1. Names (domains, local parts)
+ * are passed already normalised to lowercase; domains in A-label form.
+ *
+ * Durability contract of store_msg_commit(): the callback reports success
+ * only after the message content, its directory entries and the index rows
+ * that record it are on stable storage. */
+#ifndef POSTANE_STORE_H
+#define POSTANE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+struct config;
+struct store;
+struct store_conn;
+struct store_msg;
+
+struct store_user {
+	int64_t id;
+	char local[130];
+	char domain[256];
+	char password[256]; /* encoded hash, e.g. "$argon2id$v=19$..." */
+	uint64_t quota_bytes; /* 0 = unlimited */
+};
+
+struct store_domain_info {
+	const char *name;
+	unsigned users;
+	unsigned aliases;
+};
+
+struct store_alias_info {
+	const char *local; /* "" for the catch-all */
+	const char *domain;
+	const char *target;
+};
+
+typedef void store_domain_cb(void *ctx, const struct store_domain_info *info);
+typedef void store_user_cb(void *ctx, const struct store_user *user);
+typedef void store_alias_cb(void *ctx, const struct store_alias_info *info);
+typedef void store_target_cb(void *ctx, const char *target);
+
+/* Called on the committer thread when a commit finished: result 0 = durable,
+ * -1 = failed (error names the reason; `temporary_full` when out of space). */
+struct store_commit_result {
+	int result;
+	bool disk_full;
+	const char *error;
+};
+typedef void store_commit_cb(void *ctx, const struct store_commit_result *res);
+
+/* Open the backend named by cfg->store_backend. `create` makes the data
+ * directory layout and the schema when missing (init). */
+int store_open(const struct config *cfg, bool create, struct store **store_r, const char **error_r);
+/* Stops the committer after it has finished every queued commit. Accepts NULL. */
+void store_close(struct store **store);
+/* Crash recovery before serving: remove unfinished temporary files and index
+ * message files that reached a mailbox but not the index. Logs what it did. */
+int store_recover(struct store *store, const char **error_r);
+/* Start the background committer (needed for store_msg_commit). */
+int store_start(struct store *store, const char **error_r);
+
+struct store_conn *store_conn_open(struct store *store, const char **error_r);
+void store_conn_close(struct store_conn **conn);
+const char *store_conn_error(struct store_conn *conn);
+
+/* Domains. */
+int store_domain_add(struct store_conn *c, const char *domain);
+int store_domain_del(struct store_conn *c, const char *domain, bool force);
+int store_domain_list(struct store_conn *c, store_domain_cb *cb, void *ctx);
+int store_domain_exists(struct store_conn *c, const char *domain);
+/* The first domain added (for "<Postmaster>" without a domain). 1/0/-1. */
+int store_domain_primary(struct store_conn *c, char *out, size_t outlen);
+
+/* Accounts. */
+int store_user_add(struct store_conn *c, const char *local, const char *domain,
+		   const char *password_hash, uint64_t quota_bytes);
+int store_user_del(struct store_conn *c, const char *local, const char *domain);
+int store_user_list(struct store_conn *c, const char *domain, store_user_cb *cb, void *ctx);
+int store_user_set_password(struct store_conn *c, const char *local, const char *domain,
+			    const char *password_hash);
+int store_user_lookup(struct store_conn *c, const char *local, const char *domain,
+		      struct store_user *user_r);
+
+/* Aliases: local "" is the catch-all for the domain. */
+int store_alias_add(struct store_conn *c, const char *local, const char *domain,
+		    const char *target);
+/* target NULL removes every target of the alias. */
+int store_alias_del(struct store_conn *c, const char *local, const char *domain,
+		    const char *target);
+int store_alias_list(struct store_conn *c, const char *domain, store_alias_cb *cb, void *ctx);
+int store_alias_targets(struct store_conn *c, const char *local, const char *domain,
+			store_target_cb *cb, void *ctx);
+
+/* Delivery. A message is written once and committed to one or more
+ * accounts' INBOX. */
+int store_msg_begin(struct store_conn *c, struct store_msg **msg_r);
+/* Buffered write; -1 on failure (the message is then doomed: commit fails). */
+int store_msg_write(struct store_msg *msg, const void *data, size_t len);
+/* Bytes written so far. */
+uint64_t store_msg_size(const struct store_msg *msg);
+/* The error that doomed the message, or NULL; *disk_full_r for ENOSPC/EDQUOT. */
+const char *store_msg_error(const struct store_msg *msg, bool *disk_full_r);
+/* Throw the message away. Accepts NULL; sets *msg to NULL. */
+void store_msg_abort(struct store_msg **msg);
+/* Hand the message to the committer; it takes ownership of msg. cb runs on
+ * the committer thread exactly once. */
+void store_msg_commit(struct store_msg *msg, const int64_t *account_ids, size_t n,
+		      store_commit_cb *cb, void *ctx);
+
+/* Backend table (for store implementations only). */
+struct store_backend {
+	const char *name;
+	int (*open)(const struct config *cfg, bool create, struct store **store_r,
+		    const char **error_r);
+	void (*close)(struct store *store);
+	int (*recover)(struct store *store, const char **error_r);
+	int (*start)(struct store *store, const char **error_r);
+	struct store_conn *(*conn_open)(struct store *store, const char **error_r);
+	void (*conn_close)(struct store_conn *c);
+	const char *(*conn_error)(struct store_conn *c);
+
+	int (*domain_add)(struct store_conn *c, const char *domain);
+	int (*domain_del)(struct store_conn *c, const char *domain, bool force);
+	int (*domain_list)(struct store_conn *c, store_domain_cb *cb, void *ctx);
+	int (*domain_exists)(struct store_conn *c, const char *domain);
+	int (*domain_primary)(struct store_conn *c, char *out, size_t outlen);
+	int (*user_add)(struct store_conn *c, const char *local, const char *domain,
+			const char *password_hash, uint64_t quota_bytes);
+	int (*user_del)(struct store_conn *c, const char *local, const char *domain);
+	int (*user_list)(struct store_conn *c, const char *domain, store_user_cb *cb, void *ctx);
+	int (*user_set_password)(struct store_conn *c, const char *local, const char *domain,
+				 const char *password_hash);
+	int (*user_lookup)(struct store_conn *c, const char *local, const char *domain,
+			   struct store_user *user_r);
+	int (*alias_add)(struct store_conn *c, const char *local, const char *domain,
+			 const char *target);
+	int (*alias_del)(struct store_conn *c, const char *local, const char *domain,
+			 const char *target);
+	int (*alias_list)(struct store_conn *c, const char *domain, store_alias_cb *cb, void *ctx);
+	int (*alias_targets)(struct store_conn *c, const char *local, const char *domain,
+			     store_target_cb *cb, void *ctx);
+
+	int (*msg_begin)(struct store_conn *c, struct store_msg **msg_r);
+	int (*msg_write)(struct store_msg *msg, const void *data, size_t len);
+	uint64_t (*msg_size)(const struct store_msg *msg);
+	const char *(*msg_error)(const struct store_msg *msg, bool *disk_full_r);
+	void (*msg_abort)(struct store_msg *msg);
+	void (*msg_commit)(struct store_msg *msg, const int64_t *account_ids, size_t n,
+			   store_commit_cb *cb, void *ctx);
+};
+
+/* Every backend object starts with this header so the dispatcher can find
+ * its table. */
+struct store_base {
+	const struct store_backend *backend;
+};
+
+extern const struct store_backend store_backend_maildir;
+
+#endif
