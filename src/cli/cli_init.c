@@ -162,8 +162,10 @@ int cli_init(int argc, char **argv)
 		   "recipient_delimiter = +\n\n"
 		   "[store]\n"
 		   "backend = maildir\n"
-		   "# syncfs: one file-system sync per batch; fsync: per file and directory\n"
-		   "sync_method = syncfs\n\n"
+		   "# how each batch of messages is made durable before the 250 reply:\n"
+		   "# auto (cheapest per batch), syncfs (one file-system sync per batch),\n"
+		   "# fsync (fdatasync per file, fsync per directory)\n"
+		   "sync_method = auto\n\n"
 		   "[tls]\n"
 		   "cert = %s\n"
 		   "key = %s\n",

@@ -45,7 +45,7 @@ void config_defaults(struct config *cfg)
 	cfg->timeout_data = 180;
 	cfg->recipient_delimiter = xstrdup("+");
 	cfg->store_backend = xstrdup("maildir");
-	cfg->sync_method = xstrdup("syncfs");
+	cfg->sync_method = xstrdup("auto");
 	cfg->tls_cert = xstrdup("");
 	cfg->tls_key = xstrdup("");
 }
@@ -177,8 +177,9 @@ static const char *validate(struct config *cfg)
 		return "[server] hostname must not be empty";
 	if (strcmp(cfg->store_backend, "maildir") != 0)
 		return "[store] backend: only \"maildir\" is available";
-	if (strcmp(cfg->sync_method, "syncfs") != 0 && strcmp(cfg->sync_method, "fsync") != 0)
-		return "[store] sync_method must be \"syncfs\" or \"fsync\"";
+	if (strcmp(cfg->sync_method, "auto") != 0 && strcmp(cfg->sync_method, "syncfs") != 0 &&
+	    strcmp(cfg->sync_method, "fsync") != 0)
+		return "[store] sync_method must be \"auto\", \"syncfs\" or \"fsync\"";
 	if (strlen(cfg->recipient_delimiter) > 1)
 		return "[smtp] recipient_delimiter must be one character or empty";
 	return NULL;

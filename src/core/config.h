@@ -50,7 +50,7 @@ struct config {
 
 	/* [store] */
 	char *store_backend;        /* "maildir" (Maildir + SQLite) */
-	char *sync_method;          /* "syncfs" or "fsync" */
+	char *sync_method;          /* "auto", "syncfs" or "fsync" */
 
 	/* [tls] */
 	char *tls_cert;

@@ -51,6 +51,8 @@ static const char schema_sql[] =
 	" uid INTEGER NOT NULL, filename TEXT NOT NULL, size INTEGER NOT NULL,"
 	" internaldate INTEGER NOT NULL, flags INTEGER NOT NULL DEFAULT 0,"
 	" keywords TEXT, modseq INTEGER NOT NULL,"
+	/* 1 while the file is still in new/ (not yet moved to cur/) */
+	" in_new INTEGER NOT NULL DEFAULT 1,"
 	" UNIQUE(mailbox_id, uid), UNIQUE(mailbox_id, filename));"
 	"INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', '1');";
 
@@ -165,7 +167,9 @@ static int maildir_open(const struct config *cfg, bool create, struct store **st
 	for (char *p = s->host; *p != '\0'; p++)
 		if (*p == '/' || *p == ':' || *p == ',')
 			*p = '_';
-	s->use_syncfs = strcmp(cfg->sync_method, "syncfs") == 0;
+	s->sync_mode = strcmp(cfg->sync_method, "syncfs") == 0  ? SYNC_SYNCFS
+		       : strcmp(cfg->sync_method, "fsync") == 0 ? SYNC_FSYNC
+								: SYNC_AUTO;
 	s->data_fd = -1;
 	atomic_init(&s->seq, 0);
 	pthread_mutex_init(&s->lock, NULL);

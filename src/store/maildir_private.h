@@ -12,6 +12,26 @@
 #include "store/store.h"
 
 struct maildir_msg;
+struct batch;
+
+/* How a batch is made durable: "auto" picks per batch between one
+ * syncfs() and per-file fdatasync()/per-directory fsync(), whichever
+ * needs fewer flushes. */
+enum maildir_sync_mode { SYNC_AUTO, SYNC_SYNCFS, SYNC_FSYNC };
+
+/* Prepared statements of the committer's own database connection. */
+enum commit_stmt {
+	CQ_INBOX,
+	CQ_UID,
+	CQ_INSERT,
+	CQ_BEGIN,
+	CQ_COMMIT,
+	CQ_ROLLBACK,
+	CQ_SAVEPOINT,
+	CQ_ROLLBACK_TO,
+	CQ_RELEASE,
+	CQ_COUNT
+};
 
 struct maildir_store {
 	struct store_base base;
@@ -20,7 +40,7 @@ struct maildir_store {
 	char *spool_tmp; /* DATA/spool/tmp: messages being received */
 	char *db_path;   /* DATA/postane.db */
 	char *host;      /* hostname made safe for Maildir file names */
-	bool use_syncfs; /* sync_method = syncfs */
+	int sync_mode;   /* enum maildir_sync_mode */
 	int data_fd;     /* open directory, for syncfs() */
 	atomic_uint_fast64_t seq;
 
@@ -33,7 +53,18 @@ struct maildir_store {
 	struct maildir_msg **pending_tail;
 	bool stopping;
 	sqlite3 *commit_db;
+	sqlite3_stmt *cq[CQ_COUNT];
 	uint64_t batches, committed; /* statistics, committer thread only */
+
+	/* The syncer thread makes a batch's directory entries durable while
+	 * the committer commits the index transaction. */
+	pthread_t syncer;
+	pthread_mutex_t sync_lock;
+	pthread_cond_t sync_cond;
+	struct batch *sync_batch; /* work for the syncer, NULL when idle */
+	bool sync_done;
+	bool sync_stop;
+	int sync_result;          /* errno of the directory barrier, 0 = fine */
 };
 
 enum maildir_stmt {
