@@ -20,6 +20,13 @@ LIBS := $(PKG_LIBS) -pthread
 
 BUILD ?= build
 
+# Quiet by default; `make V=1` shows the full commands.
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
 LIB_SRCS := $(filter-out src/cli/main.c,$(wildcard src/*/*.c))
 MAIN_SRC := src/cli/main.c
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
@@ -35,18 +42,21 @@ all: $(BUILD)/postane
 
 $(BUILD)/obj/%.o: src/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) $(HARDEN) $(CFLAGS) -MMD -MP -c -o $@ $<
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(BASE_CFLAGS) $(HARDEN) $(CFLAGS) -MMD -MP -c -o $@ $<
 
 $(BUILD)/libpostane.a: $(LIB_OBJS)
 	@rm -f $@
-	ar rcs $@ $^
+	$(Q)ar rcs $@ $^
 
 $(BUILD)/postane: $(MAIN_OBJ) $(BUILD)/libpostane.a
-	$(CC) $(CFLAGS) $(LDFLAGS_HARDEN) $(LDFLAGS) -o $@ $^ $(LIBS)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS_HARDEN) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libpostane.a
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) $(HARDEN) $(CFLAGS) $(LDFLAGS_HARDEN) $(LDFLAGS) -o $@ $< \
+	@$(if $(Q),echo "  TEST    $@")
+	$(Q)$(CC) $(BASE_CFLAGS) $(HARDEN) $(CFLAGS) $(LDFLAGS_HARDEN) $(LDFLAGS) -o $@ $< \
 		$(BUILD)/libpostane.a $(LIBS) -lcmocka
 
 unit: $(UNIT_BINS)

@@ -94,26 +94,36 @@ int loop_watch(struct loop *loop, struct watcher *w, int fd, uint32_t events, lo
 	       void *ctx)
 {
 	w->fd = fd;
-	w->events = events;
+	w->events = 0;
+	w->registered = false;
 	w->cb = cb;
 	w->ctx = ctx;
-	struct epoll_event ev = {.events = events, .data.ptr = w};
-	return epoll_ctl(loop->epfd, EPOLL_CTL_ADD, fd, &ev);
+	return loop_rewatch(loop, w, events);
 }
 
 int loop_rewatch(struct loop *loop, struct watcher *w, uint32_t events)
 {
-	if (w->events == events)
+	if (w->registered && w->events == events)
 		return 0;
 	w->events = events;
+	if (events == 0) {
+		if (w->registered && epoll_ctl(loop->epfd, EPOLL_CTL_DEL, w->fd, NULL) < 0)
+			return -1;
+		w->registered = false;
+		return 0;
+	}
 	struct epoll_event ev = {.events = events, .data.ptr = w};
-	return epoll_ctl(loop->epfd, EPOLL_CTL_MOD, w->fd, &ev);
+	if (epoll_ctl(loop->epfd, w->registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, w->fd, &ev) < 0)
+		return -1;
+	w->registered = true;
+	return 0;
 }
 
 void loop_unwatch(struct loop *loop, struct watcher *w)
 {
-	if (w->fd >= 0)
+	if (w->registered && w->fd >= 0)
 		epoll_ctl(loop->epfd, EPOLL_CTL_DEL, w->fd, NULL);
+	w->registered = false;
 	w->cb = NULL;
 }
 

@@ -22,6 +22,7 @@ typedef void loop_fn(void *arg);
 struct watcher {
 	int fd;
 	uint32_t events;
+	bool registered; /* in the epoll set (an empty event set is removed) */
 	loop_watcher_cb *cb;
 	void *ctx;
 };
@@ -30,7 +31,10 @@ struct loop *loop_new(void);
 /* Frees the loop; pending posts are dropped. Accepts NULL; sets *loop to NULL. */
 void loop_free(struct loop **loop);
 
-/* Start watching `fd` for `events`; `w` must stay valid until unwatched. */
+/* Start watching `fd` for `events`; `w` must stay valid until unwatched.
+ * Watching for no events at all takes the fd out of the epoll set, so that a
+ * hung-up socket does not wake the loop while its owner waits for something
+ * else (EPOLLHUP cannot be masked). */
 int loop_watch(struct loop *loop, struct watcher *w, int fd, uint32_t events, loop_watcher_cb *cb,
 	       void *ctx);
 int loop_rewatch(struct loop *loop, struct watcher *w, uint32_t events);

@@ -258,7 +258,8 @@ enum smtp_addr_error smtp_addr_parse(const char *str, size_t len, unsigned flags
 		if (i == 0)
 			return fail(SMTP_ADDR_ERR_SYNTAX, "bad quoted local part", error_r);
 		addr->quoted = true;
-		if (i > SMTP_LOCAL_MAX + 2)
+		/* The limit is on the local part as sent, quotes included. */
+		if (i > SMTP_LOCAL_MAX)
 			return fail(SMTP_ADDR_ERR_TOO_LONG, "local part too long", error_r);
 	} else {
 		i = 0;

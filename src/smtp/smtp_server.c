@@ -173,12 +173,15 @@ static void helo_for_header(const char *helo, char *out, size_t outlen)
 		snprintf(out, outlen, "unknown");
 }
 
+/* Open the message and write the trace headers. Returns 0, -1 (storage
+ * error) or -2 (out of space). */
 static int txn_begin_message(struct smtp_session *s)
 {
 	const struct config *cfg = s->env->cfg;
 	if (store_msg_begin(s->env->store, &s->txn.msg) < 0) {
+		int full = errno == ENOSPC || errno == EDQUOT;
 		log_error("smtp", s->id, "cannot start message: %s", store_conn_error(s->env->store));
-		return -1;
+		return full ? -2 : -1;
 	}
 	random_id(s->txn.qid, sizeof(s->txn.qid), 12);
 	char from[SMTP_PATH_MAX * 2], helo[256], date[64], iplit[80];
@@ -508,10 +511,18 @@ static void cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
 	reply(s, "250 2.1.5 Ok");
 }
 
+static const char *begin_error_reply(int rc)
+{
+	return rc == -2 ? "452 4.3.1 Insufficient system storage"
+			: "451 4.3.0 Error: local storage failure, try again later";
+}
+
 static void cmd_data(struct smtp_session *s)
 {
-	if (txn_begin_message(s) < 0) {
-		reply(s, "451 4.3.0 Error: local storage failure, try again later");
+	int rc = txn_begin_message(s);
+	if (rc < 0) {
+		reply(s, "%s", begin_error_reply(rc));
+		store_msg_abort(&s->txn.msg);
 		return;
 	}
 	smtp_data_init(&s->txn.dec, true);
@@ -536,8 +547,10 @@ static void cmd_bdat(struct smtp_session *s, const struct smtp_cmd *cmd)
 		return;
 	}
 	if (s->state == SMTP_S_RCPT) {
-		if (txn_begin_message(s) < 0) {
-			bdat_discard(s, cmd, "451 4.3.0 Error: local storage failure, try again later");
+		int rc = txn_begin_message(s);
+		if (rc < 0) {
+			store_msg_abort(&t->msg);
+			bdat_discard(s, cmd, begin_error_reply(rc));
 			return;
 		}
 		smtp_data_init(&t->dec, false);

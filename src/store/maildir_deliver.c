@@ -50,8 +50,10 @@ int maildir_msg_begin(struct store_conn *conn, struct store_msg **msg_r)
 	snprintf(m->tmp_path, sizeof(m->tmp_path), "%s/%s", s->spool_tmp, m->name);
 	m->fd = open(m->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (m->fd < 0) {
-		snprintf(c->error, sizeof(c->error), "%s: %s", m->tmp_path, strerror(errno));
+		int saved = errno;
+		snprintf(c->error, sizeof(c->error), "%s: %s", m->tmp_path, strerror(saved));
 		free(m);
+		errno = saved;
 		return -1;
 	}
 	m->wbuf = xmalloc(WBUF_SIZE);

@@ -105,7 +105,8 @@ int store_alias_targets(struct store_conn *c, const char *local, const char *dom
 			store_target_cb *cb, void *ctx);
 
 /* Delivery. A message is written once and committed to one or more
- * accounts' INBOX. */
+ * accounts' INBOX. On failure store_msg_begin() leaves errno set (ENOSPC or
+ * EDQUOT: out of space) and a message in store_conn_error(). */
 int store_msg_begin(struct store_conn *c, struct store_msg **msg_r);
 /* Buffered write; -1 on failure (the message is then doomed: commit fails). */
 int store_msg_write(struct store_msg *msg, const void *data, size_t len);
