@@ -49,6 +49,7 @@ struct smtp_txn {
 	struct resolve_result rcpt;   /* resolved local accounts */
 	char first_rcpt[SMTP_PATH_MAX * 2];
 	unsigned nrcpt;               /* accepted RCPT commands */
+	struct buf rcpt_log;          /* "<a>,<b>" of accepted recipients, for the log */
 	struct store_msg *msg;
 	struct smtp_data_decoder dec;
 	uint64_t size;                /* decoded content bytes */
@@ -141,6 +142,7 @@ static void txn_reset(struct smtp_session *s)
 {
 	store_msg_abort(&s->txn.msg);
 	resolve_result_free(&s->txn.rcpt);
+	buf_free(&s->txn.rcpt_log);
 	memset(&s->txn, 0, sizeof(s->txn));
 }
 
@@ -151,10 +153,10 @@ static void log_txn(struct smtp_session *s, const char *outcome)
 	char from[SMTP_PATH_MAX * 2];
 	if (smtp_addr_format(&s->txn.from, from, sizeof(from)) < 0)
 		from[0] = '\0';
-	log_info("smtp", s->id, "qid=%s from=<%s> rcpts=%u first=<%s> accounts=%zu size=%llu %s",
-		 s->txn.qid, log_escaped(0, from, strlen(from)), s->txn.nrcpt,
-		 log_escaped(1, s->txn.first_rcpt, strlen(s->txn.first_rcpt)), s->txn.rcpt.n,
-		 (unsigned long long)s->txn.size, outcome);
+	const struct buf *to = &s->txn.rcpt_log;
+	log_info("smtp", s->id, "qid=%s from=<%s> size=%llu nrcpt=%u to=%s outcome=%s", s->txn.qid,
+		 log_escaped(0, from, strlen(from)), (unsigned long long)s->txn.size, s->txn.nrcpt,
+		 to->len > 0 ? log_escaped(1, to->data, to->len) : "-", outcome);
 }
 
 /* ----- message start: trace headers ----- */
@@ -504,8 +506,15 @@ static void cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
 		error_reply(s, "451 4.3.0 %s: Temporary lookup failure", shown);
 		return;
 	}
-	if (s->txn.nrcpt == 0 && smtp_addr_format(&to, s->txn.first_rcpt, sizeof(s->txn.first_rcpt)) < 0)
-		s->txn.first_rcpt[0] = '\0';
+	char formatted[SMTP_PATH_MAX * 2];
+	if (smtp_addr_format(&to, formatted, sizeof(formatted)) < 0)
+		formatted[0] = '\0';
+	if (s->txn.nrcpt == 0) {
+		snprintf(s->txn.first_rcpt, sizeof(s->txn.first_rcpt), "%s", formatted);
+		buf_init(&s->txn.rcpt_log, 1024);
+	}
+	/* The log line shows as many recipients as fit; the count is exact. */
+	buf_printf(&s->txn.rcpt_log, "%s<%s>", s->txn.nrcpt == 0 ? "" : ",", formatted);
 	s->txn.nrcpt++;
 	session_set_state(s, SMTP_S_RCPT);
 	reply(s, "250 2.1.5 Ok");
