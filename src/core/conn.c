@@ -2,6 +2,8 @@
  * transport will provide the same table. */
 #include "core/conn.h"
 
+#include "core/loop.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -27,6 +29,7 @@ static void plain_close(struct conn *c)
 
 static const struct conn_transport plain_transport = {
 	.name = "plain",
+	.buffers_input = false,
 	.read = plain_read,
 	.write = plain_write,
 	.close = plain_close,
@@ -88,11 +91,14 @@ size_t conn_fill(struct conn *c, size_t limit)
 		char *p = buf_reserve(&c->in, want);
 		if (p == NULL)
 			break;
+		c->want_write = false;
 		ssize_t n = c->transport->read(c, p, want);
 		if (n > 0) {
 			buf_commit(&c->in, (size_t)n);
 			added += (size_t)n;
-			if ((size_t)n < want)
+			/* A short read from a socket means it is drained; a
+			 * buffering transport must be asked until EAGAIN. */
+			if ((size_t)n < want && !c->transport->buffers_input)
 				break;
 		} else if (n == 0) {
 			c->eof = true;
@@ -110,6 +116,7 @@ size_t conn_fill(struct conn *c, size_t limit)
 int conn_flush(struct conn *c)
 {
 	while (c->out.len > 0) {
+		c->want_read = false;
 		ssize_t n = c->transport->write(c, c->out.data, c->out.len);
 		if (n > 0) {
 			buf_consume(&c->out, (size_t)n);
@@ -123,6 +130,16 @@ int conn_flush(struct conn *c)
 		}
 	}
 	return 1;
+}
+
+unsigned conn_wanted_events(const struct conn *c, bool want_input)
+{
+	unsigned ev = 0;
+	if (want_input || c->want_read)
+		ev |= LOOP_READ;
+	if (c->out.len > 0 || c->want_write)
+		ev |= LOOP_WRITE;
+	return ev;
 }
 
 int conn_write(struct conn *c, const void *data, size_t len)

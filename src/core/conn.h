@@ -19,7 +19,12 @@ struct conn;
 
 struct conn_transport {
 	const char *name;
-	/* Like read(2)/write(2): bytes, 0 at EOF, -1 with errno (EAGAIN). */
+	/* True when the transport may hold decrypted bytes that the socket no
+	 * longer shows as readable (TLS): reads then go on until EAGAIN. */
+	bool buffers_input;
+	/* Like read(2)/write(2): bytes, 0 at EOF, -1 with errno (EAGAIN). A
+	 * transport that needs the other direction to make progress (a TLS
+	 * handshake or renegotiation) sets want_write/want_read on the conn. */
 	ssize_t (*read)(struct conn *c, void *data, size_t len);
 	ssize_t (*write)(struct conn *c, const void *data, size_t len);
 	void (*close)(struct conn *c);
@@ -33,12 +38,19 @@ struct conn {
 	struct buf out;
 	bool eof;   /* peer closed its side */
 	bool error; /* read or write failed; the connection is dead */
+	bool want_write; /* the transport needs the socket writable to read */
+	bool want_read;  /* the transport needs the socket readable to write */
 	struct sockaddr_storage peer;
 	char peer_ip[64];    /* numeric address, no port */
 	unsigned peer_port;
 	char local_ip[64];
 	unsigned local_port;
 };
+
+/* Transport-independent readiness: the events (LOOP_READ/LOOP_WRITE) the
+ * owner must wait for, given whether it wants input and whether output is
+ * pending. */
+unsigned conn_wanted_events(const struct conn *c, bool want_input);
 
 /* Take ownership of a connected, non-blocking socket. */
 void conn_init(struct conn *c, int fd, size_t in_max, size_t out_max);

@@ -836,13 +836,9 @@ static void session_update_watch(struct smtp_session *s)
 		session_close(s);
 		return;
 	}
-	uint32_t ev = 0;
-	if (!s->closing && !s->commit_pending && !s->conn.eof &&
-	    s->conn.out.len <= OUT_HIGH_WATER)
-		ev |= LOOP_READ;
-	if (fl == 0)
-		ev |= LOOP_WRITE;
-	if (loop_rewatch(s->env->loop, &s->w, ev) < 0)
+	bool want_input = !s->closing && !s->commit_pending && !s->conn.eof &&
+			  s->conn.out.len <= OUT_HIGH_WATER;
+	if (loop_rewatch(s->env->loop, &s->w, conn_wanted_events(&s->conn, want_input)) < 0)
 		session_close(s);
 }
 

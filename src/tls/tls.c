@@ -1,0 +1,193 @@
+/* tls.c - OpenSSL server contexts and the TLS conn transport. Protocol code
+ * never calls OpenSSL: it sees a conn whose bytes are decrypted. */
+#include "tls/tls.h"
+
+#include <errno.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/conn.h"
+#include "core/util.h"
+
+struct tls_server {
+	SSL_CTX *ctx;
+};
+
+/* Mozilla's "intermediate" TLS 1.2 suites: ECDHE/DHE with AEAD only. TLS
+ * 1.3 suites are OpenSSL's defaults (all AEAD). */
+#define TLS12_CIPHERS                                                                              \
+	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"                               \
+	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"                               \
+	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"                               \
+	"DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305"
+
+static const char *ssl_error(const char *what)
+{
+	static _Thread_local char buf[400];
+	unsigned long e = ERR_get_error();
+	char detail[256] = "";
+	if (e != 0)
+		ERR_error_string_n(e, detail, sizeof(detail));
+	ERR_clear_error();
+	snprintf(buf, sizeof(buf), "%s%s%s", what, detail[0] ? ": " : "", detail);
+	return buf;
+}
+
+int tls_server_new(const char *cert_path, const char *key_path, struct tls_server **server_r,
+		   const char **error_r)
+{
+	static _Thread_local char err[600];
+	*server_r = NULL;
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	if (ctx == NULL) {
+		*error_r = ssl_error("cannot create TLS context");
+		return -1;
+	}
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
+					 SSL_OP_CIPHER_SERVER_PREFERENCE);
+	/* Idle connections (IMAP IDLE) should not keep 2 x 17 KB of buffers. */
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
+				      SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+	if (SSL_CTX_set_cipher_list(ctx, TLS12_CIPHERS) != 1) {
+		*error_r = ssl_error("cannot set cipher list");
+		SSL_CTX_free(ctx);
+		return -1;
+	}
+	SSL_CTX_set_dh_auto(ctx, 1);
+	if (SSL_CTX_use_certificate_chain_file(ctx, cert_path) != 1) {
+		snprintf(err, sizeof(err), "%s", ssl_error(cert_path));
+		*error_r = err;
+		SSL_CTX_free(ctx);
+		return -1;
+	}
+	if (SSL_CTX_use_PrivateKey_file(ctx, key_path, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1) {
+		snprintf(err, sizeof(err), "%s", ssl_error(key_path));
+		*error_r = err;
+		SSL_CTX_free(ctx);
+		return -1;
+	}
+	struct tls_server *srv = xcalloc(1, sizeof(*srv));
+	srv->ctx = ctx;
+	*server_r = srv;
+	return 0;
+}
+
+void tls_server_free(struct tls_server **server)
+{
+	if (*server == NULL)
+		return;
+	SSL_CTX_free((*server)->ctx);
+	free(*server);
+	*server = NULL;
+}
+
+/* Map an SSL_read/SSL_write result to the read(2)/write(2) convention. */
+static ssize_t tls_result(struct conn *c, SSL *ssl, int n, bool reading)
+{
+	if (n > 0)
+		return n;
+	int e = SSL_get_error(ssl, n);
+	switch (e) {
+	case SSL_ERROR_WANT_READ:
+		if (!reading)
+			c->want_read = true;
+		errno = EAGAIN;
+		return -1;
+	case SSL_ERROR_WANT_WRITE:
+		if (reading)
+			c->want_write = true;
+		errno = EAGAIN;
+		return -1;
+	case SSL_ERROR_ZERO_RETURN:
+		return 0;
+	case SSL_ERROR_SYSCALL:
+		ERR_clear_error();
+		if (errno == 0 || n == 0) {
+			/* EOF without close_notify: treat as end of stream. */
+			return 0;
+		}
+		return -1;
+	default:
+		ERR_clear_error();
+		errno = EPROTO;
+		return -1;
+	}
+}
+
+static ssize_t tls_read(struct conn *c, void *data, size_t len)
+{
+	SSL *ssl = c->transport_ctx;
+	ERR_clear_error();
+	errno = 0;
+	int n = SSL_read(ssl, data, len > INT32_MAX ? INT32_MAX : (int)len);
+	return tls_result(c, ssl, n, true);
+}
+
+static ssize_t tls_write(struct conn *c, const void *data, size_t len)
+{
+	SSL *ssl = c->transport_ctx;
+	ERR_clear_error();
+	errno = 0;
+	int n = SSL_write(ssl, data, len > INT32_MAX ? INT32_MAX : (int)len);
+	return tls_result(c, ssl, n, false);
+}
+
+static void tls_close(struct conn *c)
+{
+	SSL *ssl = c->transport_ctx;
+	if (ssl == NULL)
+		return;
+	/* Best effort close_notify; never block on it. */
+	if (SSL_is_init_finished(ssl))
+		SSL_shutdown(ssl);
+	SSL_free(ssl);
+	c->transport_ctx = NULL;
+}
+
+static const struct conn_transport tls_transport = {
+	.name = "tls",
+	.buffers_input = true,
+	.read = tls_read,
+	.write = tls_write,
+	.close = tls_close,
+};
+
+int tls_conn_start(struct conn *c, struct tls_server *server)
+{
+	SSL *ssl = SSL_new(server->ctx);
+	if (ssl == NULL || SSL_set_fd(ssl, c->fd) != 1) {
+		SSL_free(ssl);
+		ERR_clear_error();
+		return -1;
+	}
+	SSL_set_accept_state(ssl);
+	/* Plaintext that arrived after the STARTTLS command was pipelined by
+	 * someone before encryption: it must never be executed. */
+	buf_reset(&c->in);
+	c->transport->close(c);
+	c->transport = &tls_transport;
+	c->transport_ctx = ssl;
+	return 0;
+}
+
+bool tls_conn_established(const struct conn *c)
+{
+	return c->transport == &tls_transport && SSL_is_init_finished(c->transport_ctx);
+}
+
+const char *tls_conn_describe(const struct conn *c, char *out, size_t outlen)
+{
+	if (c->transport != &tls_transport) {
+		snprintf(out, outlen, "%s", "");
+		return out;
+	}
+	SSL *ssl = c->transport_ctx;
+	snprintf(out, outlen, "%s %s", SSL_get_version(ssl), SSL_get_cipher_name(ssl));
+	return out;
+}
