@@ -53,7 +53,7 @@ $(BUILD)/postane: $(MAIN_OBJ) $(BUILD)/libpostane.a
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS_HARDEN) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libpostane.a
+$(BUILD)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(BUILD)/libpostane.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  TEST    $@")
 	$(Q)$(CC) $(BASE_CFLAGS) $(HARDEN) $(CFLAGS) $(LDFLAGS_HARDEN) $(LDFLAGS) -o $@ $< \
@@ -69,7 +69,7 @@ test: all unit e2e
 
 # Sanitizer build: same sources, separate tree.
 asan:
-	$(MAKE) BUILD=build/asan CC=clang \
+	$(MAKE) BUILD=build/asan CC=clang WARN="$(WARN) -Wno-unknown-warning-option" \
 		CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 		LDFLAGS="-fsanitize=address,undefined" all $(patsubst $(BUILD)/%,build/asan/%,$(UNIT_BINS))
 
@@ -77,12 +77,12 @@ asan:
 FUZZ_BUILD := build/fuzz
 FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
 fuzz:
-	$(MAKE) BUILD=$(FUZZ_BUILD) CC=clang CFLAGS="$(FUZZ_FLAGS)" $(FUZZ_BUILD)/libpostane.a
+	$(MAKE) BUILD=$(FUZZ_BUILD) CC=clang WARN="$(WARN) -Wno-unknown-warning-option" CFLAGS="$(FUZZ_FLAGS)" $(FUZZ_BUILD)/libpostane.a
 	@mkdir -p $(FUZZ_BUILD)/bin
 	@for f in $(FUZZ_SRCS); do \
 		n=$$(basename $$f .c); \
 		echo "  FUZZ $$n"; \
-		clang $(BASE_CFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined -o $(FUZZ_BUILD)/bin/$$n $$f \
+		clang $(BASE_CFLAGS) -Wno-unknown-warning-option -O1 -g -fsanitize=fuzzer,address,undefined -o $(FUZZ_BUILD)/bin/$$n $$f \
 			$(FUZZ_BUILD)/libpostane.a $(LIBS) || exit 1; \
 	done
 

@@ -26,7 +26,8 @@ void buf_free(struct buf *b)
 
 static int buf_grow(struct buf *b, size_t need)
 {
-	if (need > b->max || need < b->len)
+	/* need + 1 (the terminator) must not wrap, whatever max says. */
+	if (need > b->max || need < b->len || need == SIZE_MAX)
 		return -1;
 	if (need <= b->cap && b->data != NULL)
 		return 0;

@@ -108,6 +108,7 @@ struct load_ctx {
 	const char *path;
 	FILE *file;
 	int lineno; /* counted by config_read_line(): Debian's inih has no line numbers */
+	int error_line;
 	char error[512];
 };
 
@@ -115,9 +116,20 @@ struct load_ctx {
 static char *config_read_line(char *str, int num, void *stream)
 {
 	struct load_ctx *ctx = stream;
+	if (ctx->error[0] != '\0')
+		return NULL;
 	char *r = fgets(str, num, ctx->file);
-	if (r != NULL)
-		ctx->lineno++;
+	if (r == NULL)
+		return NULL;
+	ctx->lineno++;
+	size_t n = strlen(r);
+	if (n > 0 && r[n - 1] != '\n' && !feof(ctx->file)) {
+		/* inih would read the rest as another line: refuse instead. */
+		snprintf(ctx->error, sizeof(ctx->error), "%s:%d: line longer than %d bytes",
+			 ctx->path, ctx->lineno, num - 2);
+		ctx->error_line = ctx->lineno;
+		return NULL;
+	}
 	return r;
 }
 
@@ -149,6 +161,7 @@ static int set_key(struct load_ctx *ctx, const struct key_def *k, const char *va
 	}
 	snprintf(ctx->error, sizeof(ctx->error), "%s:%d: [%s] %s: invalid value \"%s\"", ctx->path,
 		 lineno, k->section, k->name, value);
+	ctx->error_line = lineno;
 	return -1;
 }
 
@@ -166,6 +179,7 @@ static int config_ini_line(void *user, const char *section, const char *name, co
 	}
 	snprintf(ctx->error, sizeof(ctx->error), "%s:%d: unknown setting [%s] %s", ctx->path,
 		 lineno, section, name);
+	ctx->error_line = lineno;
 	return 0;
 }
 
@@ -199,7 +213,9 @@ int config_load(const char *path, struct config *cfg, const char **error_r)
 	struct load_ctx ctx = {.cfg = cfg, .path = path, .file = f};
 	int ret = ini_parse_stream(config_read_line, &ctx, config_ini_line, &ctx);
 	fclose(f);
-	if (ctx.error[0] != '\0') {
+	/* inih returns the first failing line of any kind; a syntax error
+	 * before our first key error is the one to report. */
+	if (ctx.error[0] != '\0' && (ret <= 0 || ret >= ctx.error_line)) {
 		snprintf(errbuf, sizeof(errbuf), "%s", ctx.error);
 		*error_r = errbuf;
 		return -1;

@@ -187,12 +187,10 @@ static enum smtp_addr_error normalize_domain(const char *s, size_t len, bool all
 	memcpy(in, s, len);
 	in[len] = '\0';
 	char *ace = NULL;
+	/* IDNA2008 with UTS #46 non-transitional mapping (case folding), and
+	 * no transitional fallback: that would silently map one domain onto
+	 * another (ZWJ dropped, "ß" to "ss"). */
 	int rc = idn2_to_ascii_8z(in, &ace, IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
-	if (rc != IDN2_OK) {
-		/* Some valid mail domains fail IDNA2008 strictness; try the
-		 * transitional (UTS #46) mapping before giving up. */
-		rc = idn2_to_ascii_8z(in, &ace, IDN2_NFC_INPUT | IDN2_TRANSITIONAL);
-	}
 	if (rc != IDN2_OK || ace == NULL) {
 		free(ace);
 		return SMTP_ADDR_ERR_IDN;

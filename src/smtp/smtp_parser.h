@@ -56,11 +56,12 @@ enum smtp_parse_result {
 	SMTP_PARSE_OK = 0,
 	SMTP_PARSE_UNKNOWN, /* 500 5.5.1: unrecognised command */
 	SMTP_PARSE_SYNTAX,  /* 501 5.5.4: bad arguments */
-	SMTP_PARSE_BAD_CHAR /* 500 5.5.2: NUL or other control byte */
+	SMTP_PARSE_BAD_CHAR /* 500 5.5.2: NUL, CR or LF inside the line */
 };
 
-/* Parse the command in line[0..len) (no CRLF). On failure *error_r points to
- * a static reason suitable for the reply text. */
+/* Parse the command in line[0..len) (no CRLF). The buffer must have room for
+ * len + 1 bytes: line[len] is overwritten with a NUL. On failure *error_r
+ * points to a static reason suitable for the reply text. */
 enum smtp_parse_result smtp_cmd_parse(char *line, size_t len, struct smtp_cmd *cmd_r,
 				      const char **error_r);
 

@@ -305,22 +305,40 @@ static void collect_free(struct collect *col)
 	memset(col, 0, sizeof(*col));
 }
 
-/* Move a deleted account's mail out of the way instead of destroying it. */
-static void retire_account_dir(struct maildir_store *s, const char *local, const char *domain)
+/* Move a deleted account's mail out of the way instead of destroying it, to
+ * DATA/deleted/DOMAIN/LOCAL.SECONDS[.N]. Returns 0 (also when there is no
+ * mail directory) or -1: the account must then not be deleted, or a new
+ * account of the same name would inherit the old mail. */
+static int retire_account_dir(struct maildir_conn *c, const char *local, const char *domain,
+			      char *to, size_t tolen)
 {
-	char from[PATH_MAX], dir[PATH_MAX], to[PATH_MAX];
+	struct maildir_store *s = c->store;
+	char from[PATH_MAX], dir[PATH_MAX];
 	maildir_account_path(s, local, domain, from, sizeof(from));
-	snprintf(dir, sizeof(dir), "%s/deleted/%s", s->data_dir, domain);
-	snprintf(to, sizeof(to), "%s/%s.%ld", dir, local, (long)time(NULL));
+	to[0] = '\0';
 	if (access(from, F_OK) < 0)
-		return;
-	if (mkdir_p(dir, 0700) < 0 || rename(from, to) < 0)
-		log_warn("store", NULL, "cannot move %s to %s: %s", from, to, strerror(errno));
-	else
-		log_info("store", NULL, "mail of deleted account %s@%s kept in %s", local, domain, to);
+		return 0;
+	snprintf(dir, sizeof(dir), "%s/deleted/%s", s->data_dir, domain);
+	if (mkdir_p(dir, 0700) < 0)
+		return set_error(c, "%s: %s", dir, strerror(errno));
+	long now = (long)time(NULL);
+	for (int n = 0; n < 1000; n++) {
+		if (n == 0)
+			snprintf(to, tolen, "%s/%s.%ld", dir, local, now);
+		else
+			snprintf(to, tolen, "%s/%s.%ld.%d", dir, local, now, n);
+		/* renameat2 with RENAME_NOREPLACE: never merge into an old copy. */
+		if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
+			return 0;
+		if (errno != EEXIST)
+			return set_error(c, "cannot move %s to %s: %s", from, to, strerror(errno));
+	}
+	return set_error(c, "cannot find a free name under %s", dir);
 }
 
 static int maildir_user_del(struct store_conn *conn, const char *local, const char *domain);
+static int maildir_user_lookup(struct store_conn *conn, const char *local, const char *domain,
+			       struct store_user *user_r);
 
 static int maildir_domain_del(struct store_conn *conn, const char *domain, bool force)
 {
@@ -512,19 +530,36 @@ static int maildir_user_add(struct store_conn *conn, const char *local, const ch
 static int maildir_user_del(struct store_conn *conn, const char *local, const char *domain)
 {
 	struct maildir_conn *c = MC(conn);
-	sqlite3_stmt *st = prepare(c, "DELETE FROM accounts WHERE localpart = ?1 AND domain_id ="
-				      " (SELECT id FROM domains WHERE name = ?2)");
-	if (st == NULL)
+	struct store_user u;
+	int found = maildir_user_lookup(conn, local, domain, &u);
+	explicit_bzero(u.password, sizeof(u.password));
+	if (found < 0)
 		return -1;
-	bind_text(st, 1, local);
-	bind_text(st, 2, domain);
-	int rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE)
-		return db_error(c);
-	if (sqlite3_changes(c->db) == 0)
+	if (found == 0)
 		return set_error(c, "no such user");
-	retire_account_dir(c->store, local, domain);
+	/* Mail first: if it cannot be moved aside, keep the account. */
+	char moved[PATH_MAX];
+	if (retire_account_dir(c, local, domain, moved, sizeof(moved)) < 0)
+		return -1;
+	sqlite3_stmt *st = prepare(c, "DELETE FROM accounts WHERE id = ?1");
+	int rc = SQLITE_ERROR;
+	if (st != NULL) {
+		sqlite3_bind_int64(st, 1, u.id);
+		rc = sqlite3_step(st);
+		sqlite3_finalize(st);
+	}
+	if (rc != SQLITE_DONE) {
+		int ret = st != NULL ? db_error(c) : -1;
+		char back[PATH_MAX];
+		maildir_account_path(c->store, local, domain, back, sizeof(back));
+		if (moved[0] != '\0' && rename(moved, back) < 0)
+			log_error("store", NULL, "cannot move %s back to %s: %s", moved, back,
+				  strerror(errno));
+		return ret;
+	}
+	if (moved[0] != '\0')
+		log_info("store", NULL, "mail of deleted account %s@%s kept in %s", local, domain,
+			 moved);
 	return 0;
 }
 

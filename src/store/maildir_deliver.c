@@ -505,14 +505,14 @@ static void *committer_main(void *arg)
 }
 
 static const char *const commit_sql[CQ_COUNT] = {
-	[CQ_INBOX] = "SELECT m.id, a.localpart, d.name FROM accounts a"
-		     " JOIN domains d ON d.id = a.domain_id JOIN mailboxes m"
-		     " ON m.account_id = a.id AND m.name = 'INBOX' WHERE a.id = ?1",
-	[CQ_UID] = "UPDATE mailboxes SET uidnext = uidnext + 1,"
-		   " highestmodseq = highestmodseq + 1 WHERE id = ?1"
-		   " RETURNING uidnext - 1, highestmodseq",
-	[CQ_INSERT] = "INSERT INTO messages(mailbox_id, uid, filename, size,"
-		      " internaldate, modseq) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+	[CQ_INBOX] = ("SELECT m.id, a.localpart, d.name FROM accounts a"
+		      " JOIN domains d ON d.id = a.domain_id JOIN mailboxes m"
+		      " ON m.account_id = a.id AND m.name = 'INBOX' WHERE a.id = ?1"),
+	[CQ_UID] = ("UPDATE mailboxes SET uidnext = uidnext + 1,"
+		    " highestmodseq = highestmodseq + 1 WHERE id = ?1"
+		    " RETURNING uidnext - 1, highestmodseq"),
+	[CQ_INSERT] = ("INSERT INTO messages(mailbox_id, uid, filename, size,"
+		       " internaldate, modseq) VALUES(?1, ?2, ?3, ?4, ?5, ?6)"),
 	[CQ_BEGIN] = "BEGIN IMMEDIATE",
 	[CQ_COMMIT] = "COMMIT",
 	[CQ_ROLLBACK] = "ROLLBACK",
@@ -641,7 +641,8 @@ static int drop_lost_rows(sqlite3 *db, int64_t mailbox_id, const char *path, uns
 
 /* Index files in one mailbox's new/ that the index does not know. A file
  * whose size differs from the S= in its name is incomplete and removed. */
-static int index_orphans(sqlite3 *db, int64_t mailbox_id, const char *path, unsigned *added)
+static int index_orphans(sqlite3 *db, const char *data_dir, int64_t mailbox_id, const char *path,
+			 unsigned *added)
 {
 	char dir[PATH_MAX];
 	snprintf(dir, sizeof(dir), "%s/new", path);
@@ -669,8 +670,16 @@ static int index_orphans(sqlite3 *db, int64_t mailbox_id, const char *path, unsi
 			continue;
 		const char *sz = strstr(de->d_name, ",S=");
 		if (sz != NULL && strtoull(sz + 3, NULL, 10) != (unsigned long long)st.st_size) {
-			log_warn("store", NULL, "recovery: removing incomplete %s/%s", dir, de->d_name);
-			unlinkat(dirfd(d), de->d_name, 0);
+			/* Incomplete (a crash before its batch finished), or a file
+			 * copied in with a wrong name: never delete mail, set it
+			 * aside for the administrator. */
+			char qdir[PATH_MAX], qpath[PATH_MAX];
+			snprintf(qdir, sizeof(qdir), "%s/spool/quarantine", data_dir);
+			snprintf(qpath, sizeof(qpath), "%s/%s", qdir, de->d_name);
+			if (mkdir_p(qdir, 0700) == 0 &&
+			    renameat(dirfd(d), de->d_name, AT_FDCWD, qpath) == 0)
+				log_warn("store", NULL, "recovery: %s/%s has the wrong size; moved to %s",
+					 dir, de->d_name, qpath);
 			continue;
 		}
 		sqlite3_reset(q_uid);
@@ -730,7 +739,7 @@ int maildir_recover(struct store *store, const char **error_r)
 				     (const char *)sqlite3_column_text(st, 2), path, sizeof(path));
 		int64_t mailbox_id = sqlite3_column_int64(st, 0);
 		if (drop_lost_rows(db, mailbox_id, path, &dropped) < 0 ||
-		    index_orphans(db, mailbox_id, path, &added) < 0)
+		    index_orphans(db, s->data_dir, mailbox_id, path, &added) < 0)
 			ret = -1;
 	}
 	sqlite3_finalize(st);

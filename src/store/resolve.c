@@ -52,11 +52,14 @@ static enum resolve_status resolve_depth(struct store_conn *c, const char *local
 					 struct resolve_result *res, int depth);
 
 /* Try alias then account for exactly local@domain. Returns LOCAL, NO_USER
- * (nothing here) or ERROR. */
+ * or ERROR; *matched tells whether an alias or account of that name exists
+ * at all (an alias that reaches nobody still stops the fall-back to the
+ * base address and the catch-all). */
 static enum resolve_status lookup_exact(struct store_conn *c, const char *local,
 					const char *domain, char delimiter,
-					struct resolve_result *res, int depth)
+					struct resolve_result *res, int depth, bool *matched)
 {
+	*matched = false;
 	struct targets t = {0};
 	int found = store_alias_targets(c, local, domain, targets_cb, &t);
 	if (found < 0) {
@@ -64,6 +67,7 @@ static enum resolve_status lookup_exact(struct store_conn *c, const char *local,
 		return RESOLVE_ERROR;
 	}
 	if (found > 0) {
+		*matched = true;
 		bool reached = false, failed = false;
 		for (size_t i = 0; i < t.n && !failed; i++) {
 			const char *at = strrchr(t.v[i], '@');
@@ -105,6 +109,7 @@ static enum resolve_status lookup_exact(struct store_conn *c, const char *local,
 		return RESOLVE_ERROR;
 	if (f == 0)
 		return RESOLVE_NO_USER;
+	*matched = true;
 	add_account(res, u.id);
 	return RESOLVE_LOCAL;
 }
@@ -122,16 +127,17 @@ static enum resolve_status resolve_depth(struct store_conn *c, const char *local
 		return RESOLVE_NOT_LOCAL;
 	char *local = xstrdup(local_in);
 	ascii_lower(local);
-	enum resolve_status st = lookup_exact(c, local, domain, delimiter, res, depth);
-	if (st == RESOLVE_NO_USER && delimiter != 0) {
+	bool matched;
+	enum resolve_status st = lookup_exact(c, local, domain, delimiter, res, depth, &matched);
+	if (st == RESOLVE_NO_USER && !matched && delimiter != 0) {
 		char *d = strchr(local, delimiter);
 		if (d != NULL && d != local) {
 			*d = '\0';
-			st = lookup_exact(c, local, domain, delimiter, res, depth);
+			st = lookup_exact(c, local, domain, delimiter, res, depth, &matched);
 		}
 	}
-	if (st == RESOLVE_NO_USER)
-		st = lookup_exact(c, "", domain, delimiter, res, depth);
+	if (st == RESOLVE_NO_USER && !matched)
+		st = lookup_exact(c, "", domain, delimiter, res, depth, &matched);
 	free(local);
 	return st;
 }
