@@ -75,14 +75,14 @@ asan:
 
 # libFuzzer targets, each linked with the library built for fuzzing.
 FUZZ_BUILD := build/fuzz
-FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
+FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 fuzz:
 	$(MAKE) BUILD=$(FUZZ_BUILD) CC=clang WARN="$(WARN) -Wno-unknown-warning-option" CFLAGS="$(FUZZ_FLAGS)" $(FUZZ_BUILD)/libpostane.a
 	@mkdir -p $(FUZZ_BUILD)/bin
 	@for f in $(FUZZ_SRCS); do \
 		n=$$(basename $$f .c); \
 		echo "  FUZZ $$n"; \
-		clang $(BASE_CFLAGS) -Wno-unknown-warning-option -O1 -g -fsanitize=fuzzer,address,undefined -o $(FUZZ_BUILD)/bin/$$n $$f \
+		clang $(BASE_CFLAGS) -Wno-unknown-warning-option -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $(FUZZ_BUILD)/bin/$$n $$f \
 			$(FUZZ_BUILD)/libpostane.a $(LIBS) || exit 1; \
 	done
 

@@ -199,6 +199,81 @@ static void print_user(void *ctx, const struct store_user *u)
 		printf("%s@%s\n", u->local, u->domain);
 }
 
+struct target_list {
+	char **v;
+	size_t n;
+};
+
+static void collect_target(void *ctx, const char *target)
+{
+	struct target_list *t = ctx;
+	t->v = xrealloc(t->v, (t->n + 1) * sizeof(char *));
+	t->v[t->n++] = xstrdup(target);
+}
+
+static void free_targets(struct target_list *t)
+{
+	for (size_t i = 0; i < t->n; i++)
+		free(t->v[i]);
+	free(t->v);
+	t->v = NULL;
+	t->n = 0;
+}
+
+static void first_user_cb(void *ctx, const struct store_user *u)
+{
+	char *out = ctx;
+	if (out[0] == '\0')
+		snprintf(out, 400, "%s@%s", u->local, u->domain);
+}
+
+struct dangling {
+	const char *target;
+	unsigned count;
+};
+
+static void dangling_cb(void *ctx, const struct store_alias_info *a)
+{
+	struct dangling *d = ctx;
+	if (strcmp(a->target, d->target) == 0 && strcmp(a->local, "postmaster") != 0) {
+		printf("postane: note: alias %s@%s still lists %s\n", a->local, a->domain, a->target);
+		d->count++;
+	}
+}
+
+/* After deleting local@domain: keep postmaster@domain working (RFC 5321
+ * 4.5.1) by pointing it at another account, and name the aliases that still
+ * list the deleted address. */
+static void after_user_del(struct store_conn *sc, const char *local, const char *domain)
+{
+	char deleted[400], first[400] = "";
+	snprintf(deleted, sizeof(deleted), "%s@%s", local, domain);
+	struct target_list t = {0};
+	if (store_alias_targets(sc, "postmaster", domain, collect_target, &t) > 0) {
+		bool listed = false;
+		for (size_t i = 0; i < t.n; i++)
+			if (strcmp(t.v[i], deleted) == 0)
+				listed = true;
+		if (listed) {
+			store_alias_del(sc, "postmaster", domain, deleted);
+			if (t.n == 1) {
+				store_user_list(sc, domain, first_user_cb, first);
+				if (first[0] != '\0' &&
+				    store_alias_add(sc, "postmaster", domain, first) == 0)
+					printf("postane: postmaster@%s now delivers to %s\n", domain,
+					       first);
+				else
+					printf("postane: warning: postmaster@%s has no destination left;"
+					       " add an account or `alias add postmaster@%s ...`\n",
+					       domain, domain);
+			}
+		}
+	}
+	free_targets(&t);
+	struct dangling d = {.target = deleted};
+	store_alias_list(sc, NULL, dangling_cb, &d);
+}
+
 static void count_target(void *ctx, const char *target)
 {
 	(void)target;
@@ -295,10 +370,12 @@ int cli_user(const struct config *cfg, int argc, char **argv)
 		else
 			printf("postane: password of %s@%s changed\n", local, domain);
 	} else {
-		if (store_user_del(sc, local, domain) < 0)
+		if (store_user_del(sc, local, domain) < 0) {
 			ret = cli_error("user %s@%s: %s", local, domain, store_conn_error(sc));
-		else
+		} else {
 			printf("postane: user %s@%s deleted\n", local, domain);
+			after_user_del(sc, local, domain);
+		}
 	}
 	explicit_bzero(hash, sizeof(hash));
 	cli_close_store(&store, &sc);

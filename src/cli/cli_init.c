@@ -159,6 +159,8 @@ int cli_init(int argc, char **argv)
 		   "max_line_length = 2048\n"
 		   "timeout_command = 300\n"
 		   "timeout_data = 180\n"
+		   "# bytes/s a client must keep up while sending message content\n"
+		   "min_data_rate = 500\n"
 		   "recipient_delimiter = +\n\n"
 		   "[store]\n"
 		   "backend = maildir\n"

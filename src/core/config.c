@@ -43,6 +43,7 @@ void config_defaults(struct config *cfg)
 	cfg->max_connections = 20000;
 	cfg->timeout_command = 300;
 	cfg->timeout_data = 180;
+	cfg->min_data_rate = 500;
 	cfg->recipient_delimiter = xstrdup("+");
 	cfg->store_backend = xstrdup("maildir");
 	cfg->sync_method = xstrdup("auto");
@@ -96,6 +97,7 @@ static const struct key_def keys[] = {
 	{"smtp", "max_line_length", KEY_UINT, OFF(max_line_length), 512, 65536},
 	{"smtp", "timeout_command", KEY_UINT, OFF(timeout_command), 1, 86400},
 	{"smtp", "timeout_data", KEY_UINT, OFF(timeout_data), 1, 86400},
+	{"smtp", "min_data_rate", KEY_UINT, OFF(min_data_rate), 0, 1u << 30},
 	{"smtp", "recipient_delimiter", KEY_STRING, OFF(recipient_delimiter), 0, 0},
 	{"store", "backend", KEY_STRING, OFF(store_backend), 0, 0},
 	{"store", "sync_method", KEY_STRING, OFF(sync_method), 0, 0},
@@ -112,25 +114,40 @@ struct load_ctx {
 	char error[512];
 };
 
-/* inih reader: fgets() that counts lines for error messages. */
+/* inih reader: fgets() that counts lines for error messages and refuses
+ * lines inih would split (too long) or misread (NUL bytes). */
 static char *config_read_line(char *str, int num, void *stream)
 {
 	struct load_ctx *ctx = stream;
-	if (ctx->error[0] != '\0')
+	if (ctx->error[0] != '\0' || num < 2)
 		return NULL;
-	char *r = fgets(str, num, ctx->file);
-	if (r == NULL)
-		return NULL;
-	ctx->lineno++;
-	size_t n = strlen(r);
-	if (n > 0 && r[n - 1] != '\n' && !feof(ctx->file)) {
-		/* inih would read the rest as another line: refuse instead. */
-		snprintf(ctx->error, sizeof(ctx->error), "%s:%d: line longer than %d bytes",
-			 ctx->path, ctx->lineno, num - 2);
-		ctx->error_line = ctx->lineno;
-		return NULL;
+	int n = 0, c = EOF;
+	while (n < num - 1 && (c = getc(ctx->file)) != EOF) {
+		if (c == '\0') {
+			snprintf(ctx->error, sizeof(ctx->error), "%s:%d: NUL byte", ctx->path,
+				 ctx->lineno + 1);
+			ctx->error_line = ctx->lineno + 1;
+			return NULL;
+		}
+		str[n++] = (char)c;
+		if (c == '\n')
+			break;
 	}
-	return r;
+	if (n == 0)
+		return NULL;
+	str[n] = '\0';
+	ctx->lineno++;
+	if (c != '\n' && c != EOF && n == num - 1) {
+		int next = getc(ctx->file);
+		if (next != EOF) {
+			/* inih would read the rest as another line: refuse instead. */
+			snprintf(ctx->error, sizeof(ctx->error), "%s:%d: line longer than %d bytes",
+				 ctx->path, ctx->lineno, num - 2);
+			ctx->error_line = ctx->lineno;
+			return NULL;
+		}
+	}
+	return str;
 }
 
 static int set_key(struct load_ctx *ctx, const struct key_def *k, const char *value, int lineno)

@@ -46,6 +46,7 @@ struct config {
 	unsigned max_connections;   /* per process */
 	unsigned timeout_command;   /* seconds waiting for a command */
 	unsigned timeout_data;      /* seconds waiting for each data block */
+	unsigned min_data_rate;     /* bytes/s that keep extending the data deadline */
 	char *recipient_delimiter;  /* "+" by default; "" disables */
 
 	/* [store] */

@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -216,19 +218,65 @@ static void signal_cb(struct watcher *w, uint32_t events)
 	}
 }
 
+/* One server per data directory: a second instance would run recovery on
+ * the first one's messages in flight. The lock lives as long as the process. */
+static int lock_data_dir(const struct config *cfg)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/postane.lock", cfg->data_dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		fprintf(stderr, "postane: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		char pid[32] = "";
+		ssize_t n = pread(fd, pid, sizeof(pid) - 1, 0);
+		pid[n > 0 ? n : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		fprintf(stderr, "postane: %s is in use by another postane serve%s%s%s\n",
+			cfg->data_dir, pid[0] ? " (pid " : "", pid, pid[0] ? ")" : "");
+		close(fd);
+		return -1;
+	}
+	char buf[32];
+	int len = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t)len, 0) < 0)
+		log_warn("server", NULL, "cannot write %s: %s", path, strerror(errno));
+	return fd;
+}
+
 int server_run(const struct config *cfg)
 {
 	const char *error;
 	log_set_level(cfg->log_level);
+
+	/* Signals are read through a signalfd on worker 0. Block them before
+	 * any thread exists (the store's threads included): threads inherit
+	 * the mask, and a thread with them unblocked would take the default
+	 * action (exit) instead. */
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	int lock_fd = lock_data_dir(cfg);
+	if (lock_fd < 0)
+		return 1;
 	struct store *store = NULL;
 	if (store_open(cfg, false, &store, &error) < 0) {
 		fprintf(stderr, "postane: %s\n", error);
 		store_close(&store);
+		close(lock_fd);
 		return 1;
 	}
 	if (store_recover(store, &error) < 0 || store_start(store, &error) < 0) {
 		fprintf(stderr, "postane: %s\n", error);
 		store_close(&store);
+		close(lock_fd);
 		return 1;
 	}
 
@@ -240,15 +288,6 @@ int server_run(const struct config *cfg)
 	if (n > 64)
 		n = 64;
 
-	/* Signals are read through a signalfd on worker 0; block them in every
-	 * thread (threads inherit the mask). */
-	sigset_t mask;
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &mask, NULL);
-	signal(SIGPIPE, SIG_IGN);
 
 	struct worker *workers = xcalloc(n, sizeof(*workers));
 	atomic_init(&connections, 0);
@@ -305,5 +344,6 @@ int server_run(const struct config *cfg)
 	}
 	free(workers);
 	log_info("server", NULL, "postane stopped");
+	close(lock_fd);
 	return status;
 }

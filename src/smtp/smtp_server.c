@@ -112,12 +112,29 @@ static void reply(struct smtp_session *s, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Timeouts. Waiting for a command: the whole command must arrive within
+ * timeout_command of the previous reply (a byte now and then does not
+ * help). Receiving content: each read of N bytes moves the deadline on by
+ * N / min_data_rate seconds, never beyond timeout_data from now (Postfix's
+ * smtpd_min_data_rate): a slow but honest client is fine, a trickle is not. */
 static void set_deadline(struct smtp_session *s)
 {
 	const struct config *cfg = s->env->cfg;
 	unsigned secs = s->state == SMTP_S_DATA || s->txn.bdat_active ? cfg->timeout_data
 								       : cfg->timeout_command;
 	s->deadline = loop_now(s->env->loop) + (uint64_t)secs * 1000u;
+}
+
+static void extend_data_deadline(struct smtp_session *s, size_t bytes)
+{
+	const struct config *cfg = s->env->cfg;
+	uint64_t cap = loop_now(s->env->loop) + (uint64_t)cfg->timeout_data * 1000u;
+	if (cfg->min_data_rate == 0) {
+		s->deadline = cap;
+		return;
+	}
+	uint64_t d = s->deadline + (uint64_t)bytes * 1000u / cfg->min_data_rate;
+	s->deadline = d < cap ? d : cap;
 }
 
 /* Count an error reply; too many and the session ends. */
@@ -224,6 +241,8 @@ static void commit_done(void *arg)
 	if (s->commit.result == 0) {
 		reply(s, "250 2.0.0 Ok: queued as %s", s->txn.qid);
 		log_txn(s, "250 stored");
+		/* Like Postfix: a client that delivers mail is not idling. */
+		s->junk = 0;
 	} else if (s->commit.disk_full) {
 		reply(s, "452 4.3.1 Insufficient system storage");
 		log_txn(s, "452 disk full");
@@ -536,6 +555,7 @@ static void cmd_data(struct smtp_session *s)
 	}
 	smtp_data_init(&s->txn.dec, true);
 	session_set_state(s, SMTP_S_DATA);
+	set_deadline(s);
 	reply(s, "354 End data with <CR><LF>.<CR><LF>");
 }
 
@@ -545,6 +565,7 @@ static void bdat_discard(struct smtp_session *s, const struct smtp_cmd *cmd, con
 	s->txn.bdat_active = true;
 	s->txn.bdat_discard = true;
 	s->txn.bdat_reply = why;
+	set_deadline(s);
 }
 
 static void cmd_bdat(struct smtp_session *s, const struct smtp_cmd *cmd)
@@ -568,6 +589,7 @@ static void cmd_bdat(struct smtp_session *s, const struct smtp_cmd *cmd)
 	t->bdat_remaining = cmd->chunk_size;
 	t->bdat_last = cmd->last;
 	t->bdat_active = true;
+	set_deadline(s);
 }
 
 static void cmd_rset(struct smtp_session *s)
@@ -849,8 +871,9 @@ static void session_io(struct watcher *w, uint32_t events)
 		size_t limit = s->state == SMTP_S_DATA || s->txn.bdat_active
 				       ? 4 * CHUNK
 				       : s->env->cfg->max_line_length + CHUNK;
-		if (conn_fill(&s->conn, limit) > 0)
-			set_deadline(s);
+		size_t n = conn_fill(&s->conn, limit);
+		if (n > 0 && (s->state == SMTP_S_DATA || s->txn.bdat_active))
+			extend_data_deadline(s, n);
 	}
 	session_process(s);
 	if (s->conn.eof && s->state == SMTP_S_DATA && !s->commit_pending && !s->freed &&
