@@ -303,6 +303,8 @@ int server_run(const struct config *cfg)
 			break;
 		}
 		smtp_env_init(&wk->smtp, cfg, wk->loop, wk->store, &connections);
+		wk->smtp.drained = worker_check_drained;
+		wk->smtp.drained_ctx = wk;
 		loop_on_tick(wk->loop, worker_check_drained, wk);
 		if (worker_listen(wk, cfg) < 0)
 			status = 1;

@@ -833,6 +833,8 @@ static void session_close(struct smtp_session *s)
 	env->count--;
 	atomic_fetch_sub(env->connections, 1);
 	loop_defer(env->loop, session_free, s);
+	if (env->draining && env->count == 0 && env->drained != NULL)
+		env->drained(env->drained_ctx);
 }
 
 static void session_update_watch(struct smtp_session *s)
@@ -958,6 +960,8 @@ void smtp_session_accept(struct smtp_env *env, int fd)
 void smtp_env_drain(struct smtp_env *env, unsigned grace_ms)
 {
 	env->draining = true;
+	if (env->count == 0 && env->drained != NULL)
+		env->drained(env->drained_ctx);
 	env->drain_deadline = loop_now(env->loop) + grace_ms;
 	struct smtp_session *next;
 	for (struct smtp_session *s = env->sessions; s != NULL; s = next) {

@@ -26,6 +26,9 @@ struct smtp_env {
 	unsigned count;
 	bool draining;
 	uint64_t drain_deadline;
+	/* Called when the last session closes while draining. */
+	void (*drained)(void *ctx);
+	void *drained_ctx;
 };
 
 /* Prepare env and register its timeout tick on the loop. */

@@ -161,28 +161,35 @@ void maildir_msg_commit(struct store_msg *msg, const int64_t *account_ids, size_
  * measured on ext4, syncfs() costs about as much as two fdatasync()s. */
 #define AUTO_SYNCFS_MIN 3
 
-struct link_rec {
-	char path[PATH_MAX];
+/* One delivery of one message into one INBOX, planned (UID allocated, row
+ * inserted) while the content barrier runs, linked after it. */
+struct placement {
+	size_t msg;        /* index in batch->msgs */
+	int64_t mailbox_id;
+	int64_t uid;
+	char *path;        /* .../new/FILENAME */
+	bool linked;
 };
 
 struct batch {
 	struct maildir_msg **msgs;
 	int *err_no;           /* per message: 0 = fine so far */
 	const char **err;      /* per message reason */
+	int *sync_err;         /* per message, written by the syncer only */
 	size_t n;
-	struct link_rec *links; /* every link made, for undo */
-	size_t nlinks, links_cap;
+	struct placement *pl;
+	size_t npl, pl_cap;
 	char (*dirs)[PATH_MAX]; /* distinct new/ directories touched */
 	size_t ndirs, dirs_cap;
 };
 
-static void batch_add_link(struct batch *b, const char *path)
+static void batch_reset(struct batch *b)
 {
-	if (b->nlinks == b->links_cap) {
-		b->links_cap = b->links_cap == 0 ? 64 : b->links_cap * 2;
-		b->links = xrealloc(b->links, b->links_cap * sizeof(*b->links));
-	}
-	snprintf(b->links[b->nlinks++].path, PATH_MAX, "%s", path);
+	for (size_t i = 0; i < b->npl; i++)
+		free(b->pl[i].path);
+	b->n = 0;
+	b->npl = 0;
+	b->ndirs = 0;
 }
 
 static void batch_add_dir(struct batch *b, const char *dir)
@@ -202,30 +209,33 @@ static bool use_syncfs(const struct maildir_store *s, size_t count)
 	return s->sync_mode == SYNC_SYNCFS || (s->sync_mode == SYNC_AUTO && count >= AUTO_SYNCFS_MIN);
 }
 
-/* Barrier 1: message content on stable storage. Per-message failures are
- * recorded in the batch; returns an errno value for a batch-wide failure. */
+/* Barrier 1: message content on stable storage. Runs on the syncer while
+ * the committer uses err_no/err: it reads only the messages' own write
+ * errors and reports per-message failures in sync_err. Returns an errno
+ * value for a batch-wide failure. */
 static int barrier_data(struct maildir_store *s, struct batch *b)
 {
 	size_t live = 0;
-	for (size_t i = 0; i < b->n; i++)
-		if (b->err_no[i] == 0)
+	for (size_t i = 0; i < b->n; i++) {
+		b->sync_err[i] = 0;
+		if (b->msgs[i]->err_no == 0)
 			live++;
+	}
 	if (live == 0)
 		return 0;
 	if (use_syncfs(s, live))
 		return syncfs(s->data_fd) < 0 ? errno : 0;
-	for (size_t i = 0; i < b->n; i++) {
-		if (b->err_no[i] == 0 && fdatasync(b->msgs[i]->fd) < 0) {
-			b->err_no[i] = errno;
-			b->err[i] = "fdatasync failed";
-		}
-	}
+	for (size_t i = 0; i < b->n; i++)
+		if (b->msgs[i]->err_no == 0 && fdatasync(b->msgs[i]->fd) < 0)
+			b->sync_err[i] = errno;
 	return 0;
 }
 
 /* Barrier 2: the new directory entries on stable storage. */
 static int barrier_dirs(struct maildir_store *s, struct batch *b)
 {
+	if (b->ndirs == 0)
+		return 0;
 	if (use_syncfs(s, b->ndirs))
 		return syncfs(s->data_fd) < 0 ? errno : 0;
 	for (size_t i = 0; i < b->ndirs; i++)
@@ -233,6 +243,11 @@ static int barrier_dirs(struct maildir_store *s, struct batch *b)
 			return errno;
 	return 0;
 }
+
+/* The syncer thread runs one barrier while the committer works on the
+ * index: the content barrier overlaps the UID allocation, the directory
+ * barrier overlaps the COMMIT. */
+enum sync_job { JOB_DATA = 1, JOB_DIRS = 2 };
 
 static void *syncer_main(void *arg)
 {
@@ -244,8 +259,9 @@ static void *syncer_main(void *arg)
 		if (s->sync_batch == NULL)
 			break;
 		struct batch *b = s->sync_batch;
+		int job = s->sync_job;
 		pthread_mutex_unlock(&s->sync_lock);
-		int r = barrier_dirs(s, b);
+		int r = job == JOB_DATA ? barrier_data(s, b) : barrier_dirs(s, b);
 		pthread_mutex_lock(&s->sync_lock);
 		s->sync_result = r;
 		s->sync_batch = NULL;
@@ -256,10 +272,11 @@ static void *syncer_main(void *arg)
 	return NULL;
 }
 
-static void syncer_begin(struct maildir_store *s, struct batch *b)
+static void syncer_begin(struct maildir_store *s, struct batch *b, enum sync_job job)
 {
 	pthread_mutex_lock(&s->sync_lock);
 	s->sync_done = false;
+	s->sync_job = job;
 	s->sync_batch = b;
 	pthread_cond_broadcast(&s->sync_cond);
 	pthread_mutex_unlock(&s->sync_lock);
@@ -280,6 +297,11 @@ static int step_done(sqlite3_stmt *st)
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int db_errno(struct maildir_store *s)
+{
+	return sqlite3_errcode(s->commit_db) == SQLITE_FULL ? ENOSPC : EIO;
 }
 
 struct inbox {
@@ -335,20 +357,38 @@ static int insert_message(struct maildir_store *s, int64_t mailbox_id, int64_t u
 	return step_done(st);
 }
 
-/* Deliver one message into every recipient's INBOX inside the open
- * transaction. Returns 0 or an errno value; on failure the caller undoes the
- * message's links and rows (savepoint). */
-static int deliver_one(struct maildir_store *s, struct batch *b, struct maildir_msg *m, time_t now,
-		       const char **why)
+/* Forget the index rows of one message (its content or a link failed);
+ * its UIDs stay used, as UIDs must never be reused. */
+static void unplan_message(struct maildir_store *s, struct batch *b, size_t msg)
 {
-	char fname[256], dst[PATH_MAX], dir[PATH_MAX];
+	for (size_t k = 0; k < b->npl; k++) {
+		struct placement *p = &b->pl[k];
+		if (p->msg != msg)
+			continue;
+		if (p->linked)
+			unlink(p->path);
+		p->linked = false;
+		sqlite3_stmt *st = s->cq[CQ_DELETE];
+		sqlite3_bind_int64(st, 1, p->mailbox_id);
+		sqlite3_bind_int64(st, 2, p->uid);
+		step_done(st);
+	}
+}
+
+/* Allocate UIDs and insert rows for one message (inside the open
+ * transaction). Returns 0 or an errno value. */
+static int plan_message(struct maildir_store *s, struct batch *b, size_t msg, time_t now,
+			const char **why)
+{
+	struct maildir_msg *m = b->msgs[msg];
+	char fname[256], path[PATH_MAX];
 	snprintf(fname, sizeof(fname), "%s,S=%llu", m->name, (unsigned long long)m->size);
 	for (size_t k = 0; k < m->naccounts; k++) {
 		struct inbox ib;
 		int found = find_inbox(s, m->accounts[k], &ib);
 		if (found < 0) {
 			*why = "index lookup failed";
-			return EIO;
+			return db_errno(s);
 		}
 		if (found == 0) {
 			log_warn("store", m->name, "account %lld vanished before delivery",
@@ -358,29 +398,58 @@ static int deliver_one(struct maildir_store *s, struct batch *b, struct maildir_
 		int64_t uid, modseq;
 		if (next_uid(s, ib.mailbox_id, &uid, &modseq) < 0) {
 			*why = "UID assignment failed";
-			return sqlite3_errcode(s->commit_db) == SQLITE_FULL ? ENOSPC : EIO;
+			return db_errno(s);
 		}
-		snprintf(dir, sizeof(dir), "%s/new", ib.path);
-		snprintf(dst, sizeof(dst), "%s/%s", dir, fname);
-		if (link(m->tmp_path, dst) < 0) {
-			*why = "cannot link into mailbox";
-			return errno;
-		}
-		batch_add_link(b, dst);
-		batch_add_dir(b, dir);
 		if (insert_message(s, ib.mailbox_id, uid, fname, m->size, now, modseq) < 0) {
 			*why = "index insert failed";
-			return sqlite3_errcode(s->commit_db) == SQLITE_FULL ? ENOSPC : EIO;
+			return db_errno(s);
 		}
+		if (b->npl == b->pl_cap) {
+			b->pl_cap = b->pl_cap == 0 ? 64 : b->pl_cap * 2;
+			b->pl = xrealloc(b->pl, b->pl_cap * sizeof(*b->pl));
+		}
+		snprintf(path, sizeof(path), "%s/new/%s", ib.path, fname);
+		b->pl[b->npl++] = (struct placement){
+			.msg = msg, .mailbox_id = ib.mailbox_id, .uid = uid, .path = xstrdup(path)};
 	}
 	return 0;
 }
 
-static void undo_links(struct batch *b, size_t from)
+/* After the content barrier: hard-link each planned file into place. */
+static void link_messages(struct maildir_store *s, struct batch *b)
 {
-	for (size_t i = from; i < b->nlinks; i++)
-		unlink(b->links[i].path);
-	b->nlinks = from;
+	for (size_t k = 0; k < b->npl; k++) {
+		struct placement *p = &b->pl[k];
+		if (b->err_no[p->msg] != 0)
+			continue;
+		if (link(b->msgs[p->msg]->tmp_path, p->path) < 0) {
+			b->err_no[p->msg] = errno;
+			b->err[p->msg] = "cannot link into mailbox";
+			unplan_message(s, b, p->msg);
+			continue;
+		}
+		p->linked = true;
+		char dir[PATH_MAX];
+		snprintf(dir, sizeof(dir), "%s", p->path);
+		*strrchr(dir, '/') = '\0';
+		batch_add_dir(b, dir);
+	}
+}
+
+static void unlink_all(struct batch *b)
+{
+	for (size_t k = 0; k < b->npl; k++) {
+		if (b->pl[k].linked)
+			unlink(b->pl[k].path);
+		b->pl[k].linked = false;
+	}
+}
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
 static void process_batch(struct maildir_store *s, struct batch *b)
@@ -388,6 +457,7 @@ static void process_batch(struct maildir_store *s, struct batch *b)
 	time_t now = time(NULL);
 	int fatal = 0;
 	const char *fatal_why = NULL;
+	uint64_t t0 = now_us(), t_data, t_link;
 
 	for (size_t i = 0; i < b->n; i++) {
 		if (b->msgs[i]->err_no != 0) {
@@ -395,62 +465,71 @@ static void process_batch(struct maildir_store *s, struct batch *b)
 			b->err[i] = "write failed";
 		}
 	}
-	fatal = barrier_data(s, b);
-	if (fatal != 0)
-		fatal_why = "content sync failed";
-
-	bool in_txn = false;
-	if (fatal == 0) {
-		if (step_done(s->cq[CQ_BEGIN]) < 0) {
-			fatal = sqlite3_errcode(s->commit_db) == SQLITE_FULL ? ENOSPC : EIO;
-			fatal_why = "cannot begin index transaction";
-		} else {
-			in_txn = true;
-		}
+	/* 1. Content barrier on the syncer while the index rows are planned
+	 *    here (nothing is visible before COMMIT). */
+	syncer_begin(s, b, JOB_DATA);
+	bool in_txn = step_done(s->cq[CQ_BEGIN]) == 0;
+	if (!in_txn) {
+		fatal = db_errno(s);
+		fatal_why = "cannot begin index transaction";
 	}
-	for (size_t i = 0; fatal == 0 && i < b->n; i++) {
+	for (size_t i = 0; in_txn && fatal == 0 && i < b->n; i++) {
 		if (b->err_no[i] != 0)
 			continue;
-		size_t mark = b->nlinks;
-		step_done(s->cq[CQ_SAVEPOINT]);
-		int e = deliver_one(s, b, b->msgs[i], now, &b->err[i]);
+		int e = plan_message(s, b, i, now, &b->err[i]);
 		if (e != 0) {
-			step_done(s->cq[CQ_ROLLBACK_TO]);
-			undo_links(b, mark);
 			b->err_no[i] = e;
+			unplan_message(s, b, i);
 		}
-		step_done(s->cq[CQ_RELEASE]);
 	}
-	if (fatal == 0 && in_txn) {
-		/* The directory barrier and the index commit run at the same
-		 * time; both finish before any reply. A crash in between leaves
-		 * either files the index lacks or rows whose file is missing,
-		 * and maildir_recover() reconciles both (none was acknowledged). */
-		bool syncing = b->nlinks > 0;
-		if (syncing)
-			syncer_begin(s, b);
+	int drc = syncer_wait(s);
+	t_data = now_us();
+	if (fatal == 0 && drc != 0) {
+		fatal = drc;
+		fatal_why = "content sync failed";
+	}
+	/* 2. Only durable content is linked into mailboxes. */
+	if (fatal == 0) {
+		for (size_t i = 0; i < b->n; i++) {
+			if (b->err_no[i] == 0 && b->sync_err[i] != 0) {
+				b->err_no[i] = b->sync_err[i];
+				b->err[i] = "fdatasync failed";
+				unplan_message(s, b, i);
+			}
+		}
+		link_messages(s, b);
+	}
+	t_link = now_us();
+	/* 3. Directory barrier on the syncer while the index commits. A crash
+	 *    in between leaves files the index lacks, or rows whose file is
+	 *    missing; maildir_recover() reconciles both (none was acknowledged). */
+	if (fatal == 0) {
+		syncer_begin(s, b, JOB_DIRS);
 		int crc = step_done(s->cq[CQ_COMMIT]);
-		int drc = syncing ? syncer_wait(s) : 0;
+		int dirc = syncer_wait(s);
 		if (crc < 0) {
-			fatal = sqlite3_errcode(s->commit_db) == SQLITE_FULL ? ENOSPC : EIO;
+			fatal = db_errno(s);
 			fatal_why = "index commit failed";
 			step_done(s->cq[CQ_ROLLBACK]);
-			undo_links(b, 0);
-		} else if (drc != 0) {
-			/* The rows are committed but the entries may not be
-			 * durable: report failure; recovery drops what is lost. */
-			fatal = drc;
+			unlink_all(b);
+		} else if (dirc != 0) {
+			/* Rows committed, entries maybe not durable: report the
+			 * failure; recovery drops what was lost. */
+			fatal = dirc;
 			fatal_why = "directory sync failed";
 		}
-		in_txn = false;
-	}
-	if (in_txn)
+	} else if (in_txn) {
 		step_done(s->cq[CQ_ROLLBACK]);
+		unlink_all(b);
+	}
 	if (fatal != 0)
 		log_error("store", NULL, "commit of %zu message(s) failed: %s: %s", b->n,
 			  fatal_why != NULL ? fatal_why : "?", strerror(fatal));
 
 	s->batches++;
+	log_debug("store", NULL, "batch of %zu: content sync %lluus, links %lluus, commit+dirs %lluus",
+		  b->n, (unsigned long long)(t_data - t0), (unsigned long long)(t_link - t_data),
+		  (unsigned long long)(now_us() - t_link));
 	for (size_t i = 0; i < b->n; i++) {
 		int e = fatal != 0 ? fatal : b->err_no[i];
 		const char *why = fatal != 0 ? fatal_why : b->err[i];
@@ -461,6 +540,7 @@ static void process_batch(struct maildir_store *s, struct batch *b)
 				 why != NULL ? why : "error", strerror(e));
 		complete(b->msgs[i], e == 0 ? 0 : -1, e, e == 0 ? NULL : why);
 	}
+	batch_reset(b);
 }
 
 static void *committer_main(void *arg)
@@ -479,15 +559,13 @@ static void *committer_main(void *arg)
 		pthread_mutex_unlock(&s->lock);
 		if (stop)
 			break;
-		b.n = 0;
-		b.nlinks = 0;
-		b.ndirs = 0;
 		for (struct maildir_msg *m = list; m != NULL; m = m->next) {
 			if (b.n == cap) {
 				cap = cap == 0 ? 64 : cap * 2;
 				b.msgs = xrealloc(b.msgs, cap * sizeof(*b.msgs));
 				b.err_no = xrealloc(b.err_no, cap * sizeof(*b.err_no));
 				b.err = xrealloc(b.err, cap * sizeof(*b.err));
+				b.sync_err = xrealloc(b.sync_err, cap * sizeof(*b.sync_err));
 			}
 			b.msgs[b.n] = m;
 			b.err_no[b.n] = 0;
@@ -499,7 +577,8 @@ static void *committer_main(void *arg)
 	free(b.msgs);
 	free(b.err_no);
 	free(b.err);
-	free(b.links);
+	free(b.sync_err);
+	free(b.pl);
 	free(b.dirs);
 	return NULL;
 }
@@ -516,9 +595,7 @@ static const char *const commit_sql[CQ_COUNT] = {
 	[CQ_BEGIN] = "BEGIN IMMEDIATE",
 	[CQ_COMMIT] = "COMMIT",
 	[CQ_ROLLBACK] = "ROLLBACK",
-	[CQ_SAVEPOINT] = "SAVEPOINT msg",
-	[CQ_ROLLBACK_TO] = "ROLLBACK TO msg",
-	[CQ_RELEASE] = "RELEASE msg",
+	[CQ_DELETE] = "DELETE FROM messages WHERE mailbox_id = ?1 AND uid = ?2",
 };
 
 static void committer_close_db(struct maildir_store *s)

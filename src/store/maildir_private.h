@@ -27,9 +27,7 @@ enum commit_stmt {
 	CQ_BEGIN,
 	CQ_COMMIT,
 	CQ_ROLLBACK,
-	CQ_SAVEPOINT,
-	CQ_ROLLBACK_TO,
-	CQ_RELEASE,
+	CQ_DELETE,
 	CQ_COUNT
 };
 
@@ -62,6 +60,7 @@ struct maildir_store {
 	pthread_mutex_t sync_lock;
 	pthread_cond_t sync_cond;
 	struct batch *sync_batch; /* work for the syncer, NULL when idle */
+	int sync_job;             /* which barrier */
 	bool sync_done;
 	bool sync_stop;
 	int sync_result;          /* errno of the directory barrier, 0 = fine */
