@@ -8,7 +8,7 @@
 CC ?= cc
 PKGS := sqlite3 libargon2 libidn2 openssl inih
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcrypt
 
 WARN := -Wall -Wextra -Wshadow -Wformat=2 -Wformat-security -Wstrict-prototypes \
         -Wmissing-prototypes -Wvla -Wno-format-truncation -Werror

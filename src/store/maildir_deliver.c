@@ -685,34 +685,93 @@ static unsigned clean_spool(struct maildir_store *s)
 	return removed;
 }
 
-/* Drop index rows of one mailbox whose file never reached new/: they come
- * from a batch that crashed between its index commit and its directory
- * sync, so their message was never acknowledged. */
+/* Names in a mailbox's cur/ directory, without the ":2,FLAGS" info part;
+ * read once, only when recovery needs it. */
+struct cur_names {
+	char **v;
+	size_t n;
+	bool loaded;
+};
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void cur_load(struct cur_names *cn, const char *path)
+{
+	char dir[PATH_MAX];
+	cn->loaded = true;
+	snprintf(dir, sizeof(dir), "%s/cur", path);
+	DIR *d = opendir(dir);
+	if (d == NULL)
+		return;
+	struct dirent *de;
+	size_t cap = 0;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (cn->n == cap) {
+			cap = cap == 0 ? 64 : cap * 2;
+			cn->v = xrealloc(cn->v, cap * sizeof(char *));
+		}
+		cn->v[cn->n++] = xstrndup(de->d_name, strcspn(de->d_name, ":"));
+	}
+	closedir(d);
+	qsort(cn->v, cn->n, sizeof(char *), cmp_names);
+}
+
+static bool cur_has(struct cur_names *cn, const char *path, const char *name)
+{
+	if (!cn->loaded)
+		cur_load(cn, path);
+	return cn->n > 0 && bsearch(&name, cn->v, cn->n, sizeof(char *), cmp_names) != NULL;
+}
+
+static void cur_free(struct cur_names *cn)
+{
+	for (size_t i = 0; i < cn->n; i++)
+		free(cn->v[i]);
+	free(cn->v);
+}
+
+/* Index rows of one mailbox marked in_new whose file is not in new/: moved
+ * to cur/ by a local mail reader (keep the row, note the move), or gone:
+ * deleted by a local mail reader, or from a batch that crashed between its
+ * index commit and its directory sync (never acknowledged). Drop those. */
 static int drop_lost_rows(sqlite3 *db, int64_t mailbox_id, const char *path, unsigned *dropped)
 {
 	char file[PATH_MAX];
-	sqlite3_stmt *q = NULL, *del = NULL;
+	sqlite3_stmt *q = NULL, *del = NULL, *moved = NULL;
+	struct cur_names cn = {0};
 	int ret = 0;
 	if (sqlite3_prepare_v2(db, "SELECT id, filename FROM messages WHERE mailbox_id = ?1"
 				   " AND in_new = 1", -1, &q, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db, "DELETE FROM messages WHERE id = ?1", -1, &del, NULL) != SQLITE_OK)
+	    sqlite3_prepare_v2(db, "DELETE FROM messages WHERE id = ?1", -1, &del, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "UPDATE messages SET in_new = 0 WHERE id = ?1", -1, &moved,
+			       NULL) != SQLITE_OK)
 		ret = -1;
 	if (ret == 0)
 		sqlite3_bind_int64(q, 1, mailbox_id);
 	while (ret == 0 && sqlite3_step(q) == SQLITE_ROW) {
-		snprintf(file, sizeof(file), "%s/new/%s", path, (const char *)sqlite3_column_text(q, 1));
+		const char *name = (const char *)sqlite3_column_text(q, 1);
+		snprintf(file, sizeof(file), "%s/new/%s", path, name);
 		if (access(file, F_OK) == 0 || errno != ENOENT)
 			continue;
-		log_warn("store", NULL, "recovery: %s was never made durable; dropping its index row",
-			 file);
-		sqlite3_bind_int64(del, 1, sqlite3_column_int64(q, 0));
-		if (sqlite3_step(del) != SQLITE_DONE)
+		sqlite3_stmt *st = cur_has(&cn, path, name) ? moved : del;
+		if (st == del) {
+			log_warn("store", NULL, "recovery: %s is gone; dropping its index row", file);
+			(*dropped)++;
+		}
+		sqlite3_bind_int64(st, 1, sqlite3_column_int64(q, 0));
+		if (sqlite3_step(st) != SQLITE_DONE)
 			ret = -1;
-		sqlite3_reset(del);
-		(*dropped)++;
+		sqlite3_reset(st);
 	}
+	cur_free(&cn);
 	sqlite3_finalize(q);
 	sqlite3_finalize(del);
+	sqlite3_finalize(moved);
 	return ret;
 }
 

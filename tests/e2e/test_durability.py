@@ -329,3 +329,17 @@ def test_serve_without_init_fails(postane, tmp_path):
     assert r.returncode != 0
     assert r.stderr.startswith("postane: ")
     assert "run `postane init` first" in r.stderr or "No such file" in r.stderr
+
+
+def test_message_moved_to_cur_by_local_reader_keeps_its_row(srv):
+    """A local mail reader (mutt) moving a message from new/ to cur/ with an
+    info suffix is not a lost message: recovery keeps its index row."""
+    send_one(srv)
+    [m] = srv.messages("alice")
+    assert "/new/" in str(m.path)
+    cur = m.path.parent.parent / "cur" / (m.path.name + ":2,S")
+    os.rename(m.path, cur)
+    srv.restart()
+    rows = srv.db_query("SELECT uid, in_new FROM messages")
+    assert rows == [(1, 0)]
+    assert "dropping its index row" not in srv.run_log()
