@@ -45,6 +45,11 @@ void config_defaults(struct config *cfg)
 	cfg->timeout_data = 180;
 	cfg->min_data_rate = 500;
 	cfg->recipient_delimiter = xstrdup("+");
+	cfg->auth_max_failures_ip = 10;
+	cfg->auth_max_failures_user = 20;
+	cfg->auth_lockout_seconds = 900;
+	cfg->auth_failure_delay_max = 15;
+	cfg->auth_plaintext_loopback = false;
 	cfg->store_backend = xstrdup("maildir");
 	cfg->sync_method = xstrdup("auto");
 	cfg->tls_cert = xstrdup("");
@@ -65,7 +70,7 @@ void config_free(struct config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 }
 
-enum key_type { KEY_STRING, KEY_UINT, KEY_U64, KEY_PORT, KEY_LOGLEVEL };
+enum key_type { KEY_STRING, KEY_UINT, KEY_U64, KEY_PORT, KEY_LOGLEVEL, KEY_BOOL };
 
 struct key_def {
 	const char *section;
@@ -99,6 +104,11 @@ static const struct key_def keys[] = {
 	{"smtp", "timeout_data", KEY_UINT, OFF(timeout_data), 1, 86400},
 	{"smtp", "min_data_rate", KEY_UINT, OFF(min_data_rate), 0, 1u << 30},
 	{"smtp", "recipient_delimiter", KEY_STRING, OFF(recipient_delimiter), 0, 0},
+	{"auth", "max_failures_ip", KEY_UINT, OFF(auth_max_failures_ip), 0, 1000000},
+	{"auth", "max_failures_user", KEY_UINT, OFF(auth_max_failures_user), 0, 1000000},
+	{"auth", "lockout_seconds", KEY_UINT, OFF(auth_lockout_seconds), 0, 86400 * 7},
+	{"auth", "failure_delay_max", KEY_UINT, OFF(auth_failure_delay_max), 0, 300},
+	{"auth", "plaintext_loopback", KEY_BOOL, OFF(auth_plaintext_loopback), 0, 0},
 	{"store", "backend", KEY_STRING, OFF(store_backend), 0, 0},
 	{"store", "sync_method", KEY_STRING, OFF(sync_method), 0, 0},
 	{"tls", "cert", KEY_STRING, OFF(tls_cert), 0, 0},
@@ -165,6 +175,16 @@ static int set_key(struct load_ctx *ctx, const struct key_def *k, const char *va
 		if (log_level_parse(value, (enum log_level *)(base + k->offset)) < 0)
 			break;
 		return 0;
+	case KEY_BOOL:
+		if (ascii_ieq(value, "yes") || ascii_ieq(value, "true") || strcmp(value, "1") == 0) {
+			*(bool *)(base + k->offset) = true;
+			return 0;
+		}
+		if (ascii_ieq(value, "no") || ascii_ieq(value, "false") || strcmp(value, "0") == 0) {
+			*(bool *)(base + k->offset) = false;
+			return 0;
+		}
+		break;
 	case KEY_UINT:
 	case KEY_PORT:
 	case KEY_U64:

@@ -49,6 +49,13 @@ struct config {
 	unsigned min_data_rate;     /* bytes/s that keep extending the data deadline */
 	char *recipient_delimiter;  /* "+" by default; "" disables */
 
+	/* [auth] */
+	unsigned auth_max_failures_ip;   /* failures in 15 min before an IP is locked out */
+	unsigned auth_max_failures_user; /* same per account */
+	unsigned auth_lockout_seconds;
+	unsigned auth_failure_delay_max; /* seconds; delays double per failure up to this */
+	bool auth_plaintext_loopback;    /* allow AUTH without TLS from 127.0.0.0/8, ::1 */
+
 	/* [store] */
 	char *store_backend;        /* "maildir" (Maildir + SQLite) */
 	char *sync_method;          /* "auto", "syncfs" or "fsync" */

@@ -718,7 +718,8 @@ static void cur_load(struct cur_names *cn, const char *path)
 		cn->v[cn->n++] = xstrndup(de->d_name, strcspn(de->d_name, ":"));
 	}
 	closedir(d);
-	qsort(cn->v, cn->n, sizeof(char *), cmp_names);
+	if (cn->n > 1)
+		qsort(cn->v, cn->n, sizeof(char *), cmp_names);
 }
 
 static bool cur_has(struct cur_names *cn, const char *path, const char *name)
