@@ -35,6 +35,7 @@ void config_defaults(struct config *cfg)
 	for (int i = 0; i < LISTENER_COUNT; i++)
 		cfg->ports[i] = standard_ports[i];
 	cfg->threads = 0;
+	cfg->run_as = xstrdup("");
 	cfg->log_level = LOG_INFO;
 	cfg->max_message_size = 50u * 1024u * 1024u;
 	cfg->max_recipients = 1000;
@@ -60,6 +61,7 @@ void config_free(struct config *cfg)
 {
 	free(cfg->path);
 	free(cfg->hostname);
+	free(cfg->run_as);
 	free(cfg->data_dir);
 	free(cfg->listen);
 	free(cfg->recipient_delimiter);
@@ -85,6 +87,7 @@ static const struct key_def keys[] = {
 	{"server", "hostname", KEY_STRING, OFF(hostname), 0, 0},
 	{"server", "data_dir", KEY_STRING, OFF(data_dir), 0, 0},
 	{"server", "threads", KEY_UINT, OFF(threads), 0, 256},
+	{"server", "user", KEY_STRING, OFF(run_as), 0, 0},
 	{"server", "log_level", KEY_LOGLEVEL, OFF(log_level), 0, 0},
 	{"server", "max_connections", KEY_UINT, OFF(max_connections), 1, 1000000},
 	{"listen", "address", KEY_STRING, OFF(listen), 0, 0},

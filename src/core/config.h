@@ -36,6 +36,7 @@ struct config {
 	char *listen;    /* comma-separated addresses */
 	unsigned ports[LISTENER_COUNT]; /* 0 = listener disabled */
 	unsigned threads;               /* event loops; 0 = one per CPU */
+	char *run_as;                   /* drop root to this user after binding ("" = no) */
 	enum log_level log_level;
 
 	/* [smtp] */

@@ -7,6 +7,8 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <grp.h>
+#include <pwd.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -19,12 +21,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "auth/auth.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/util.h"
 #include "smtp/smtp_server.h"
 #include "store/store.h"
+#include "tls/tls.h"
 
 #define MAX_LISTENERS 64
 #define DRAIN_GRACE_MS 30000
@@ -110,7 +114,9 @@ static void accept_cb(struct watcher *w, uint32_t events)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		switch (l->kind) {
 		case LISTENER_SMTP:
-			smtp_session_accept(&wk->smtp, fd);
+		case LISTENER_SUBMISSION:
+		case LISTENER_SUBMISSIONS:
+			smtp_session_accept(&wk->smtp, fd, l->kind);
 			break;
 		default:
 			close(fd);
@@ -119,17 +125,18 @@ static void accept_cb(struct watcher *w, uint32_t events)
 	}
 }
 
-static int worker_listen(struct worker *wk, const struct config *cfg)
+static int worker_listen(struct worker *wk, const struct config *cfg, bool have_tls)
 {
 	/* Protocols implemented so far; the others are configured but idle. */
-	static const enum listener_kind served[] = {LISTENER_SMTP};
+	static const enum listener_kind served[] = {LISTENER_SMTP, LISTENER_SUBMISSION,
+						    LISTENER_SUBMISSIONS};
 	char *addrs = xstrdup(cfg->listen);
 	int ret = 0;
 	char *save = NULL;
 	for (char *a = strtok_r(addrs, ", ", &save); a != NULL; a = strtok_r(NULL, ", ", &save)) {
 		for (size_t k = 0; k < sizeof(served) / sizeof(served[0]); k++) {
 			unsigned port = cfg->ports[served[k]];
-			if (port == 0)
+			if (port == 0 || (served[k] == LISTENER_SUBMISSIONS && !have_tls))
 				continue;
 			if (wk->nlisteners == MAX_LISTENERS) {
 				log_error("server", NULL, "too many listeners");
@@ -246,6 +253,26 @@ static int lock_data_dir(const struct config *cfg)
 	return fd;
 }
 
+/* Become `user` (after the listeners are bound). Returns 0 or -1. */
+static int drop_privileges(const char *user)
+{
+	struct passwd *pw = getpwnam(user);
+	if (pw == NULL) {
+		fprintf(stderr, "postane: [server] user %s: no such user\n", user);
+		return -1;
+	}
+	if (initgroups(user, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
+		fprintf(stderr, "postane: cannot become %s: %s\n", user, strerror(errno));
+		return -1;
+	}
+	if (setuid(0) == 0) {
+		fprintf(stderr, "postane: could not drop root privileges\n");
+		return -1;
+	}
+	log_info("server", NULL, "running as %s (uid %ld)", user, (long)pw->pw_uid);
+	return 0;
+}
+
 int server_run(const struct config *cfg)
 {
 	const char *error;
@@ -266,18 +293,17 @@ int server_run(const struct config *cfg)
 	int lock_fd = lock_data_dir(cfg);
 	if (lock_fd < 0)
 		return 1;
-	struct store *store = NULL;
-	if (store_open(cfg, false, &store, &error) < 0) {
-		fprintf(stderr, "postane: %s\n", error);
-		store_close(&store);
-		close(lock_fd);
-		return 1;
-	}
-	if (store_recover(store, &error) < 0 || store_start(store, &error) < 0) {
-		fprintf(stderr, "postane: %s\n", error);
-		store_close(&store);
-		close(lock_fd);
-		return 1;
+
+	/* TLS: the key is read while we may still be root. */
+	struct tls_server *tls = NULL;
+	if (cfg->tls_cert[0] != '\0') {
+		if (tls_server_new(cfg->tls_cert, cfg->tls_key, &tls, &error) < 0) {
+			fprintf(stderr, "postane: TLS: %s\n", error);
+			close(lock_fd);
+			return 1;
+		}
+	} else {
+		log_warn("server", NULL, "no [tls] cert: STARTTLS and port 465 are disabled");
 	}
 
 	unsigned n = cfg->threads;
@@ -288,7 +314,8 @@ int server_run(const struct config *cfg)
 	if (n > 64)
 		n = 64;
 
-
+	/* Bind every listener first (ports below 1024 need root), then drop
+	 * root, then open the store as the unprivileged user. */
 	struct worker *workers = xcalloc(n, sizeof(*workers));
 	atomic_init(&connections, 0);
 	int status = 0;
@@ -296,6 +323,28 @@ int server_run(const struct config *cfg)
 		struct worker *wk = &workers[i];
 		wk->index = (int)i;
 		wk->loop = loop_new();
+		if (worker_listen(wk, cfg, tls != NULL) < 0)
+			status = 1;
+	}
+	if (status == 0 && cfg->run_as[0] != '\0' && geteuid() == 0 && drop_privileges(cfg->run_as) < 0)
+		status = 1;
+	else if (status == 0 && cfg->run_as[0] == '\0' && geteuid() == 0)
+		log_warn("server", NULL, "running as root: set [server] user to drop privileges");
+
+	struct store *store = NULL;
+	struct auth_service *auth = NULL;
+	if (status == 0 && store_open(cfg, false, &store, &error) < 0) {
+		fprintf(stderr, "postane: %s\n", error);
+		status = 1;
+	}
+	if (status == 0 && (store_recover(store, &error) < 0 || store_start(store, &error) < 0)) {
+		fprintf(stderr, "postane: %s\n", error);
+		status = 1;
+	}
+	if (status == 0)
+		auth = auth_service_new(cfg, store, 2);
+	for (unsigned i = 0; i < n && status == 0; i++) {
+		struct worker *wk = &workers[i];
 		wk->store = store_conn_open(store, &error);
 		if (wk->store == NULL) {
 			fprintf(stderr, "postane: %s\n", error);
@@ -303,11 +352,11 @@ int server_run(const struct config *cfg)
 			break;
 		}
 		smtp_env_init(&wk->smtp, cfg, wk->loop, wk->store, &connections);
+		wk->smtp.tls = tls;
+		wk->smtp.auth = auth;
 		wk->smtp.drained = worker_check_drained;
 		wk->smtp.drained_ctx = wk;
 		loop_on_tick(wk->loop, worker_check_drained, wk);
-		if (worker_listen(wk, cfg) < 0)
-			status = 1;
 	}
 	struct signal_ctx sc = {.workers = workers, .nworkers = n, .cfg = cfg};
 	if (status == 0) {
@@ -338,6 +387,8 @@ int server_run(const struct config *cfg)
 		loop_stop(wk->loop);
 		loop_run(wk->loop);
 	}
+	/* Auth workers may still post to the loops: stop them first. */
+	auth_service_free(&auth);
 	/* The committer finishes every queued commit before it stops. */
 	store_close(&store);
 	for (unsigned i = 0; i < n; i++) {
@@ -345,6 +396,7 @@ int server_run(const struct config *cfg)
 		loop_free(&workers[i].loop);
 	}
 	free(workers);
+	tls_server_free(&tls);
 	log_info("server", NULL, "postane stopped");
 	close(lock_fd);
 	return status;

@@ -1,10 +1,11 @@
 /* smtp_server.c - SMTP server session: an explicit state machine driven by
  * the event loop. Each command is checked first ("may it run in this
  * state?") and then run; every state change goes through
- * session_set_state(). Message content is decoded by smtp_data.c and
+ * smtp_set_state(). Message content is decoded by smtp_data.c and
  * streamed into the store; the final reply waits for the store's group
  * commit, so "250" always means "on stable storage". */
 #include "smtp/smtp_server.h"
+#include "smtp/smtp_private.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -21,89 +22,24 @@
 #include "smtp/smtp_addr.h"
 #include "smtp/smtp_data.h"
 #include "smtp/smtp_parser.h"
+#include "smtp/smtp_submit.h"
 #include "store/resolve.h"
 #include "store/store.h"
+#include "tls/tls.h"
 
-#define CHUNK 65536                   /* bytes decoded per step */
-#define OUT_HIGH_WATER (256 * 1024)   /* stop reading while this much is unsent */
-#define IN_MAX (1024 * 1024)          /* input buffer hard maximum */
-#define JUNK_COMMAND_LIMIT 100        /* NOOP/RSET/VRFY/HELP... per session */
 
-enum smtp_state {
-	SMTP_S_GREETING, /* banner sent, waiting for HELO/EHLO */
-	SMTP_S_READY,    /* no transaction */
-	SMTP_S_MAIL,     /* MAIL accepted, no recipient yet */
-	SMTP_S_RCPT,     /* at least one recipient accepted */
-	SMTP_S_DATA,     /* receiving DATA content */
-	SMTP_S_BDAT,     /* inside a BDAT transaction */
-	SMTP_S_QUIT,     /* closing */
-};
+const char *const smtp_state_names[] = {"GREETING", "READY", "MAIL", "RCPT",
+					"DATA",     "BDAT",  "QUIT"};
 
-static const char *const state_names[] = {"GREETING", "READY", "MAIL", "RCPT",
-					  "DATA",     "BDAT",  "QUIT"};
-
-struct smtp_txn {
-	struct smtp_addr from;
-	bool smtputf8;
-	bool body_8bit;
-	struct resolve_result rcpt;   /* resolved local accounts */
-	char first_rcpt[SMTP_PATH_MAX * 2];
-	unsigned nrcpt;               /* accepted RCPT commands */
-	struct buf rcpt_log;          /* "<a>,<b>" of accepted recipients, for the log */
-	struct store_msg *msg;
-	struct smtp_data_decoder dec;
-	uint64_t size;                /* decoded content bytes */
-	bool too_big;
-	char qid[16];
-	/* BDAT */
-	uint64_t bdat_remaining;      /* bytes of the current chunk still to read */
-	bool bdat_active;             /* reading chunk bytes now */
-	bool bdat_last;
-	bool bdat_discard;            /* read and drop the chunk, then reply */
-	const char *bdat_reply;       /* reply after a discarded chunk */
-};
-
-struct smtp_session {
-	struct smtp_env *env;
-	struct smtp_session *prev, *next;
-	struct conn conn;
-	struct watcher w;
-	char id[12];
-	enum smtp_state state;
-	uint64_t deadline;
-	unsigned errors;
-	unsigned junk;
-	bool esmtp;
-	char helo[256];
-	bool skip_line;
-	bool closing;        /* close once output is flushed */
-	bool commit_pending; /* waiting for the store */
-	bool dead;           /* connection gone; free when commit returns */
-	bool freed;
-	struct smtp_txn txn;
-	char *line;          /* command line buffer: max_line_length + 1 */
-	/* Filled by the committer thread before it posts commit_done. */
-	struct {
-		int result;
-		bool disk_full;
-		char error[160];
-	} commit;
-};
-
-static void session_update_watch(struct smtp_session *s);
-static void session_process(struct smtp_session *s);
-static void session_close(struct smtp_session *s);
-
-static void session_set_state(struct smtp_session *s, enum smtp_state st)
+void smtp_set_state(struct smtp_session *s, enum smtp_state st)
 {
 	if (s->state == st)
 		return;
-	log_debug("smtp", s->id, "state %s -> %s", state_names[s->state], state_names[st]);
+	log_debug("smtp", s->id, "state %s -> %s", smtp_state_names[s->state], smtp_state_names[st]);
 	s->state = st;
 }
 
-static void reply(struct smtp_session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void reply(struct smtp_session *s, const char *fmt, ...)
+void smtp_reply(struct smtp_session *s, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -117,7 +53,7 @@ static void reply(struct smtp_session *s, const char *fmt, ...)
  * help). Receiving content: each read of N bytes moves the deadline on by
  * N / min_data_rate seconds, never beyond timeout_data from now (Postfix's
  * smtpd_min_data_rate): a slow but honest client is fine, a trickle is not. */
-static void set_deadline(struct smtp_session *s)
+void smtp_set_deadline(struct smtp_session *s)
 {
 	const struct config *cfg = s->env->cfg;
 	unsigned secs = s->state == SMTP_S_DATA || s->txn.bdat_active ? cfg->timeout_data
@@ -138,9 +74,7 @@ static void extend_data_deadline(struct smtp_session *s, size_t bytes)
 }
 
 /* Count an error reply; too many and the session ends. */
-static void error_reply(struct smtp_session *s, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void error_reply(struct smtp_session *s, const char *fmt, ...)
+void smtp_error_reply(struct smtp_session *s, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -149,8 +83,8 @@ static void error_reply(struct smtp_session *s, const char *fmt, ...)
 	va_end(ap);
 	if (++s->errors >= s->env->cfg->max_errors) {
 		log_info("smtp", s->id, "too many errors (%u), disconnecting", s->errors);
-		reply(s, "421 4.7.0 %s Error: too many errors", s->env->cfg->hostname);
-		session_set_state(s, SMTP_S_QUIT);
+		smtp_reply(s, "421 4.7.0 %s Error: too many errors", s->env->cfg->hostname);
+		smtp_set_state(s, SMTP_S_QUIT);
 		s->closing = true;
 	}
 }
@@ -160,6 +94,10 @@ static void txn_reset(struct smtp_session *s)
 	store_msg_abort(&s->txn.msg);
 	resolve_result_free(&s->txn.rcpt);
 	buf_free(&s->txn.rcpt_log);
+	buf_free(&s->txn.headers);
+	for (size_t i = 0; i < s->txn.nremote; i++)
+		free(s->txn.remote[i]);
+	free(s->txn.remote);
 	memset(&s->txn, 0, sizeof(s->txn));
 }
 
@@ -171,8 +109,12 @@ static void log_txn(struct smtp_session *s, const char *outcome)
 	if (smtp_addr_format(&s->txn.from, from, sizeof(from)) < 0)
 		from[0] = '\0';
 	const struct buf *to = &s->txn.rcpt_log;
-	log_info("smtp", s->id, "qid=%s from=<%s> size=%llu nrcpt=%u to=%s outcome=%s", s->txn.qid,
-		 log_escaped(0, from, strlen(from)), (unsigned long long)s->txn.size, s->txn.nrcpt,
+	char who[400] = "";
+	if (s->authenticated)
+		snprintf(who, sizeof(who), " user=%s@%s", s->user.local, s->user.domain);
+	log_info("smtp", s->id, "qid=%s from=<%s>%s size=%llu nrcpt=%u to=%s outcome=%s",
+		 s->txn.qid, log_escaped(0, from, strlen(from)), who,
+		 (unsigned long long)s->txn.size, s->txn.nrcpt,
 		 to->len > 0 ? log_escaped(1, to->data, to->len) : "-", outcome);
 }
 
@@ -212,7 +154,13 @@ static int txn_begin_message(struct smtp_session *s)
 		snprintf(iplit, sizeof(iplit), "[IPv6:%s]", s->conn.peer_ip);
 	else
 		snprintf(iplit, sizeof(iplit), "[%s]", s->conn.peer_ip);
-	const char *proto = s->txn.smtputf8 ? "UTF8SMTP" : s->esmtp ? "ESMTP" : "SMTP";
+	/* RFC 3848 / RFC 6531: ESMTP, ESMTPS (TLS), ESMTPA (AUTH), ESMTPSA. */
+	char proto[32];
+	bool tls = s->conn.transport != NULL && strcmp(s->conn.transport->name, "tls") == 0;
+	snprintf(proto, sizeof(proto), "%s%s%s",
+		 s->txn.smtputf8 ? "UTF8SMTP" : s->esmtp ? "ESMTP" : "SMTP",
+		 tls && (s->esmtp || s->txn.smtputf8) ? "S" : "",
+		 s->authenticated ? "A" : "");
 	struct buf hdr;
 	buf_init(&hdr, 4096);
 	buf_printf(&hdr, "Return-Path: <%s>\r\n", from);
@@ -223,6 +171,12 @@ static int txn_begin_message(struct smtp_session *s)
 	buf_printf(&hdr, "; %s\r\n", date);
 	int ret = store_msg_write(s->txn.msg, hdr.data, hdr.len);
 	buf_free(&hdr);
+	/* Submission: hold the header section back until it is complete, to
+	 * check From:/Sender: and add Message-ID:/Date: (RFC 6409 8). */
+	if (s->authenticated) {
+		s->txn.hold_headers = true;
+		buf_init(&s->txn.headers, 1024 * 1024);
+	}
 	return ret;
 }
 
@@ -235,26 +189,26 @@ static void commit_done(void *arg)
 	if (s->dead) {
 		log_txn(s, s->commit.result == 0 ? "stored (client gone before reply)"
 						 : "failed (client gone)");
-		session_close(s);
+		smtp_session_release(s);
 		return;
 	}
 	if (s->commit.result == 0) {
-		reply(s, "250 2.0.0 Ok: queued as %s", s->txn.qid);
+		smtp_reply(s, "250 2.0.0 Ok: queued as %s", s->txn.qid);
 		log_txn(s, "250 stored");
 		/* Like Postfix: a client that delivers mail is not idling. */
 		s->junk = 0;
 	} else if (s->commit.disk_full) {
-		reply(s, "452 4.3.1 Insufficient system storage");
+		smtp_reply(s, "452 4.3.1 Insufficient system storage");
 		log_txn(s, "452 disk full");
 	} else {
-		reply(s, "451 4.3.0 Error: local storage failure, try again later");
+		smtp_reply(s, "451 4.3.0 Error: local storage failure, try again later");
 		log_txn(s, "451 storage failure");
 	}
 	txn_reset(s);
-	session_set_state(s, SMTP_S_READY);
-	set_deadline(s);
-	session_process(s);
-	session_update_watch(s);
+	smtp_set_state(s, SMTP_S_READY);
+	smtp_set_deadline(s);
+	smtp_process(s);
+	smtp_update_watch(s);
 }
 
 /* Runs on the committer thread: copy the result, then hop back to the loop. */
@@ -268,8 +222,12 @@ static void commit_cb(void *ctx, const struct store_commit_result *res)
 }
 
 /* End of message content (DATA end marker or BDAT LAST). */
+static void flush_held_headers(struct smtp_session *s);
+
 static void finish_message(struct smtp_session *s)
 {
+	if (s->txn.hold_headers && !s->txn.too_big)
+		flush_held_headers(s);
 	if (s->txn.dec.bare_lf > 0 || s->txn.dec.bare_cr > 0)
 		log_info("smtp", s->id, "qid=%s normalised %llu bare LF and %llu bare CR to CRLF",
 			 s->txn.qid, (unsigned long long)s->txn.dec.bare_lf,
@@ -277,27 +235,45 @@ static void finish_message(struct smtp_session *s)
 	bool full = false;
 	const char *err = s->txn.msg != NULL ? store_msg_error(s->txn.msg, &full) : NULL;
 	if (s->txn.too_big) {
-		error_reply(s, "552 5.3.4 Error: message too big (limit %llu bytes)",
+		smtp_error_reply(s, "552 5.3.4 Error: message too big (limit %llu bytes)",
 			    (unsigned long long)s->env->cfg->max_message_size);
 		log_txn(s, "552 too big");
 	} else if (s->txn.msg == NULL || err != NULL) {
 		if (full) {
-			reply(s, "452 4.3.1 Insufficient system storage");
+			smtp_reply(s, "452 4.3.1 Insufficient system storage");
 			log_txn(s, "452 disk full");
 		} else {
-			reply(s, "451 4.3.0 Error: local storage failure, try again later");
+			smtp_reply(s, "451 4.3.0 Error: local storage failure, try again later");
 			log_txn(s, "451 storage failure");
 		}
+	} else if (s->txn.reject != NULL) {
+		smtp_error_reply(s, "%s", s->txn.reject);
+		log_txn(s, "rejected by submission policy");
 	} else {
 		struct store_msg *msg = s->txn.msg;
+		char from[SMTP_PATH_MAX * 2], user[400];
+		if (smtp_addr_format(&s->txn.from, from, sizeof(from)) < 0)
+			from[0] = '\0';
+		snprintf(user, sizeof(user), "%s@%s", s->user.local, s->user.domain);
+		struct store_envelope env = {
+			.sender = from,
+			.accounts = s->txn.rcpt.accounts,
+			.naccounts = s->txn.rcpt.n,
+			.remote = (const char *const *)s->txn.remote,
+			.nremote = s->txn.nremote,
+			.smtputf8 = s->txn.smtputf8,
+			.body_8bit = s->txn.body_8bit,
+			.auth_user = s->authenticated ? user : NULL,
+			.qid = s->txn.qid,
+		};
 		s->txn.msg = NULL;
 		s->commit_pending = true;
-		session_set_state(s, SMTP_S_READY);
-		store_msg_commit(msg, s->txn.rcpt.accounts, s->txn.rcpt.n, commit_cb, s);
+		smtp_set_state(s, SMTP_S_READY);
+		store_msg_commit_env(msg, &env, commit_cb, s);
 		return;
 	}
 	txn_reset(s);
-	session_set_state(s, SMTP_S_READY);
+	smtp_set_state(s, SMTP_S_READY);
 }
 
 /* Feed decoded content to the message, enforcing the size limit. */
@@ -313,8 +289,84 @@ static void content_write(struct smtp_session *s, const char *data, size_t len)
 		store_msg_abort(&s->txn.msg);
 		return;
 	}
-	if (s->txn.msg != NULL)
+	if (s->txn.hold_headers) {
+		if (buf_append(&s->txn.headers, data, len) < 0) {
+			s->txn.reject = "552 5.3.4 Error: header section too large";
+			s->txn.hold_headers = false;
+			buf_free(&s->txn.headers);
+			store_msg_abort(&s->txn.msg);
+			return;
+		}
+		if (submit_header_end(s->txn.headers.data, s->txn.headers.len) > 0)
+			flush_held_headers(s);
+		return;
+	}
+	if (s->txn.msg != NULL && s->txn.reject == NULL)
 		store_msg_write(s->txn.msg, data, len);
+}
+
+/* The address in a From:/Sender: header, split and normalised like an
+ * envelope address; false if it is not a usable mailbox. */
+static bool header_addr_owned(struct smtp_session *s, const char *addr)
+{
+	struct smtp_addr a;
+	const char *why;
+	if (smtp_addr_parse(addr, strlen(addr), SMTP_ADDR_NO_BRACKETS | SMTP_ADDR_ALLOW_UTF8, &a,
+			    &why) != SMTP_ADDR_OK ||
+	    a.literal)
+		return false;
+	ascii_lower(a.local);
+	return smtp_sender_allowed(s, a.local, a.domain);
+}
+
+/* Submission: check the complete header section, add what is missing, and
+ * write everything held so far. */
+static void flush_held_headers(struct smtp_session *s)
+{
+	struct buf *h = &s->txn.headers;
+	size_t end = submit_header_end(h->data != NULL ? h->data : "", h->len);
+	if (end == 0)
+		end = h->len; /* data ended inside the header section */
+	struct submit_headers sh;
+	submit_scan_headers(h->data != NULL ? h->data : "", end, &sh);
+	if (sh.from_fields == 0) {
+		s->txn.reject = "550 5.6.0 Error: message has no From: header";
+	} else if (sh.from_fields > 1 || sh.unparsable) {
+		s->txn.reject = "550 5.6.0 Error: malformed From: or Sender: header";
+	} else if (s->user.send_as != STORE_SEND_AS_ANY) {
+		for (unsigned i = 0; i < sh.naddrs; i++) {
+			if (!header_addr_owned(s, sh.addrs[i])) {
+				log_info("smtp", s->id, "From:/Sender: %s not owned by %s@%s",
+					 log_escaped(0, sh.addrs[i], strlen(sh.addrs[i])), s->user.local,
+					 s->user.domain);
+				s->txn.reject = "550 5.7.1 Error: From: header address not owned by "
+						"the authenticated user";
+				break;
+			}
+		}
+	}
+	if (s->txn.reject == NULL && s->txn.msg != NULL) {
+		struct buf add;
+		buf_init(&add, 4096);
+		if (!sh.has_message_id) {
+			char rnd[17];
+			random_id(rnd, sizeof(rnd), 16);
+			buf_printf(&add, "Message-ID: <%s.%s@%s>\r\n", s->txn.qid, rnd,
+				   s->env->cfg->hostname);
+		}
+		if (!sh.has_date) {
+			char date[64];
+			rfc5322_date(time(NULL), date, sizeof(date));
+			buf_printf(&add, "Date: %s\r\n", date);
+		}
+		if (add.len > 0)
+			store_msg_write(s->txn.msg, add.data, add.len);
+		buf_free(&add);
+		if (h->len > 0)
+			store_msg_write(s->txn.msg, h->data, h->len);
+	}
+	s->txn.hold_headers = false;
+	buf_free(h);
 }
 
 static _Thread_local char decode_buf[2 * CHUNK + 8];
@@ -360,25 +412,25 @@ static bool process_bdat(struct smtp_session *s)
 		const char *r = t->bdat_reply;
 		t->bdat_discard = false;
 		t->bdat_reply = NULL;
-		error_reply(s, "%s", r);
-		set_deadline(s);
+		smtp_error_reply(s, "%s", r);
+		smtp_set_deadline(s);
 		return true;
 	}
 	if (t->too_big) {
-		error_reply(s, "552 5.3.4 Error: message too big (limit %llu bytes)",
+		smtp_error_reply(s, "552 5.3.4 Error: message too big (limit %llu bytes)",
 			    (unsigned long long)s->env->cfg->max_message_size);
 		log_txn(s, "552 too big");
 		txn_reset(s);
-		session_set_state(s, SMTP_S_READY);
+		smtp_set_state(s, SMTP_S_READY);
 	} else if (t->bdat_last) {
 		size_t out_len;
 		smtp_data_finish(&t->dec, decode_buf, &out_len);
 		content_write(s, decode_buf, out_len);
 		finish_message(s);
 	} else {
-		reply(s, "250 2.0.0 %llu octets received", (unsigned long long)t->size);
+		smtp_reply(s, "250 2.0.0 %llu octets received", (unsigned long long)t->size);
 	}
-	set_deadline(s);
+	smtp_set_deadline(s);
 	return true;
 }
 
@@ -390,18 +442,22 @@ static void cmd_helo(struct smtp_session *s, const struct smtp_cmd *cmd)
 	txn_reset(s);
 	snprintf(s->helo, sizeof(s->helo), "%s", cmd->arg);
 	s->esmtp = cmd->verb == SMTP_VERB_EHLO;
-	session_set_state(s, SMTP_S_READY);
+	smtp_set_state(s, SMTP_S_READY);
 	if (!s->esmtp) {
-		reply(s, "250 %s", cfg->hostname);
+		smtp_reply(s, "250 %s", cfg->hostname);
 		return;
 	}
-	reply(s, "250-%s", cfg->hostname);
-	reply(s, "250-PIPELINING");
-	reply(s, "250-SIZE %llu", (unsigned long long)cfg->max_message_size);
-	reply(s, "250-8BITMIME");
-	reply(s, "250-ENHANCEDSTATUSCODES");
-	reply(s, "250-SMTPUTF8");
-	reply(s, "250 CHUNKING");
+	smtp_reply(s, "250-%s", cfg->hostname);
+	smtp_reply(s, "250-PIPELINING");
+	smtp_reply(s, "250-SIZE %llu", (unsigned long long)cfg->max_message_size);
+	smtp_reply(s, "250-8BITMIME");
+	smtp_reply(s, "250-ENHANCEDSTATUSCODES");
+	smtp_reply(s, "250-SMTPUTF8");
+	if (smtp_tls_offered(s))
+		smtp_reply(s, "250-STARTTLS");
+	if (smtp_auth_offered(s))
+		smtp_reply(s, "250-AUTH %s", sasl_mechanisms());
+	smtp_reply(s, "250 CHUNKING");
 }
 
 static const char *addr_error_reply(enum smtp_addr_error e, bool sender)
@@ -427,11 +483,11 @@ static void cmd_mail(struct smtp_session *s, const struct smtp_cmd *cmd)
 		if (ascii_ieq(p->keyword, "SIZE")) {
 			uint64_t size;
 			if (p->value == NULL || parse_u64(p->value, strlen(p->value), &size) < 0) {
-				error_reply(s, "501 5.5.4 Error: bad SIZE parameter");
+				smtp_error_reply(s, "501 5.5.4 Error: bad SIZE parameter");
 				return;
 			}
 			if (size > cfg->max_message_size) {
-				error_reply(s, "552 5.3.4 Error: message size exceeds the limit of %llu bytes",
+				smtp_error_reply(s, "552 5.3.4 Error: message size exceeds the limit of %llu bytes",
 					    (unsigned long long)cfg->max_message_size);
 				return;
 			}
@@ -439,16 +495,20 @@ static void cmd_mail(struct smtp_session *s, const struct smtp_cmd *cmd)
 			if (p->value != NULL && ascii_ieq(p->value, "8BITMIME")) {
 				body8 = true;
 			} else if (p->value == NULL || !ascii_ieq(p->value, "7BIT")) {
-				error_reply(s, "501 5.5.4 Error: unsupported BODY type");
+				smtp_error_reply(s, "501 5.5.4 Error: unsupported BODY type");
 				return;
 			}
 		} else if (ascii_ieq(p->keyword, "SMTPUTF8") && p->value == NULL) {
 			utf8 = true;
 		} else {
-			error_reply(s, "555 5.5.4 Error: unsupported parameter %s",
+			smtp_error_reply(s, "555 5.5.4 Error: unsupported parameter %s",
 				    log_escaped(0, p->keyword, strlen(p->keyword)));
 			return;
 		}
+	}
+	if (smtp_is_submission(s) && !s->authenticated) {
+		smtp_error_reply(s, "530 5.7.0 Error: authentication required");
+		return;
 	}
 	struct smtp_addr from;
 	const char *why;
@@ -458,27 +518,41 @@ static void cmd_mail(struct smtp_session *s, const struct smtp_cmd *cmd)
 	if (e != SMTP_ADDR_OK) {
 		log_info("smtp", s->id, "reject MAIL %s: %s", log_escaped(0, cmd->path, cmd->path_len),
 			 why);
-		error_reply(s, "%s", addr_error_reply(e, true));
+		smtp_error_reply(s, "%s", addr_error_reply(e, true));
 		return;
+	}
+	if (s->authenticated && !from.null) {
+		char lower[sizeof(from.local)];
+		snprintf(lower, sizeof(lower), "%s", from.local);
+		ascii_lower(lower);
+		if (from.literal || !smtp_sender_allowed(s, lower, from.domain)) {
+			log_info("smtp", s->id, "reject MAIL %s: not owned by %s@%s",
+				 log_escaped(0, cmd->path, cmd->path_len), s->user.local, s->user.domain);
+			smtp_error_reply(s, "553 5.7.1 %s: Sender address rejected: not owned by user "
+					    "%s@%s",
+					 log_escaped(0, cmd->path, cmd->path_len), s->user.local,
+					 s->user.domain);
+			return;
+		}
 	}
 	txn_reset(s);
 	s->txn.from = from;
 	s->txn.smtputf8 = utf8;
 	s->txn.body_8bit = body8;
-	session_set_state(s, SMTP_S_MAIL);
-	reply(s, "250 2.1.0 Ok");
+	smtp_set_state(s, SMTP_S_MAIL);
+	smtp_reply(s, "250 2.1.0 Ok");
 }
 
 static void cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
 {
 	const struct config *cfg = s->env->cfg;
 	if (cmd->param_count > 0) {
-		error_reply(s, "555 5.5.4 Error: unsupported parameter %s",
+		smtp_error_reply(s, "555 5.5.4 Error: unsupported parameter %s",
 			    log_escaped(0, cmd->params[0].keyword, strlen(cmd->params[0].keyword)));
 		return;
 	}
 	if (s->txn.nrcpt >= cfg->max_recipients) {
-		error_reply(s, "452 4.5.3 Error: too many recipients");
+		smtp_error_reply(s, "452 4.5.3 Error: too many recipients");
 		return;
 	}
 	struct smtp_addr to;
@@ -489,40 +563,48 @@ static void cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
 	const char *shown = log_escaped(0, cmd->path, cmd->path_len);
 	if (e != SMTP_ADDR_OK) {
 		log_info("smtp", s->id, "reject RCPT %s: %s", shown, why);
-		error_reply(s, "%s", addr_error_reply(e, false));
+		smtp_error_reply(s, "%s", addr_error_reply(e, false));
 		return;
 	}
 	if (to.postmaster) {
 		/* RFC 5321 4.5.1: "<Postmaster>" without a domain is ours. */
 		int r = store_domain_primary(s->env->store, to.domain, sizeof(to.domain));
 		if (r <= 0) {
-			error_reply(s, "451 4.3.0 Error: temporary lookup failure");
+			smtp_error_reply(s, "451 4.3.0 Error: temporary lookup failure");
 			return;
 		}
 	}
-	if (to.literal) {
-		log_info("smtp", s->id, "reject RCPT %s: relay denied (address literal)", shown);
-		error_reply(s, "554 5.7.1 %s: Relay access denied", shown);
-		return;
-	}
 	char delim = cfg->recipient_delimiter[0];
-	enum resolve_status st = resolve_recipient(s->env->store, to.local, to.domain, delim,
-						   &s->txn.rcpt);
+	enum resolve_status st =
+		to.literal ? RESOLVE_NOT_LOCAL
+			   : resolve_recipient(s->env->store, to.local, to.domain, delim, &s->txn.rcpt);
+	if (st == RESOLVE_NOT_LOCAL && s->authenticated && !to.literal) {
+		/* Authenticated submission relays to any domain: the outbound
+		 * queue takes it. */
+		char addr[SMTP_PATH_MAX * 2];
+		if (smtp_addr_format(&to, addr, sizeof(addr)) < 0) {
+			smtp_error_reply(s, "501 5.1.3 Error: bad recipient address syntax");
+			return;
+		}
+		s->txn.remote = xrealloc(s->txn.remote, (s->txn.nremote + 1) * sizeof(char *));
+		s->txn.remote[s->txn.nremote++] = xstrdup(addr);
+		st = RESOLVE_LOCAL;
+	}
 	switch (st) {
 	case RESOLVE_LOCAL:
 		break;
 	case RESOLVE_NO_USER:
 		log_info("smtp", s->id, "reject RCPT %s: user unknown", shown);
-		error_reply(s, "550 5.1.1 %s: Recipient address rejected: User unknown", shown);
+		smtp_error_reply(s, "550 5.1.1 %s: Recipient address rejected: User unknown", shown);
 		return;
 	case RESOLVE_NOT_LOCAL:
 		log_info("smtp", s->id, "reject RCPT %s: relay denied", shown);
-		error_reply(s, "554 5.7.1 %s: Relay access denied", shown);
+		smtp_error_reply(s, "554 5.7.1 %s: Relay access denied", shown);
 		return;
 	default:
 		log_error("smtp", s->id, "RCPT %s: lookup failed: %s", shown,
 			  store_conn_error(s->env->store));
-		error_reply(s, "451 4.3.0 %s: Temporary lookup failure", shown);
+		smtp_error_reply(s, "451 4.3.0 %s: Temporary lookup failure", shown);
 		return;
 	}
 	char formatted[SMTP_PATH_MAX * 2];
@@ -535,8 +617,8 @@ static void cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
 	/* The log line shows as many recipients as fit; the count is exact. */
 	buf_printf(&s->txn.rcpt_log, "%s<%s>", s->txn.nrcpt == 0 ? "" : ",", formatted);
 	s->txn.nrcpt++;
-	session_set_state(s, SMTP_S_RCPT);
-	reply(s, "250 2.1.5 Ok");
+	smtp_set_state(s, SMTP_S_RCPT);
+	smtp_reply(s, "250 2.1.5 Ok");
 }
 
 static const char *begin_error_reply(int rc)
@@ -549,14 +631,14 @@ static void cmd_data(struct smtp_session *s)
 {
 	int rc = txn_begin_message(s);
 	if (rc < 0) {
-		reply(s, "%s", begin_error_reply(rc));
+		smtp_reply(s, "%s", begin_error_reply(rc));
 		store_msg_abort(&s->txn.msg);
 		return;
 	}
 	smtp_data_init(&s->txn.dec, true);
-	session_set_state(s, SMTP_S_DATA);
-	set_deadline(s);
-	reply(s, "354 End data with <CR><LF>.<CR><LF>");
+	smtp_set_state(s, SMTP_S_DATA);
+	smtp_set_deadline(s);
+	smtp_reply(s, "354 End data with <CR><LF>.<CR><LF>");
 }
 
 static void bdat_discard(struct smtp_session *s, const struct smtp_cmd *cmd, const char *why)
@@ -565,7 +647,7 @@ static void bdat_discard(struct smtp_session *s, const struct smtp_cmd *cmd, con
 	s->txn.bdat_active = true;
 	s->txn.bdat_discard = true;
 	s->txn.bdat_reply = why;
-	set_deadline(s);
+	smtp_set_deadline(s);
 }
 
 static void cmd_bdat(struct smtp_session *s, const struct smtp_cmd *cmd)
@@ -584,26 +666,26 @@ static void cmd_bdat(struct smtp_session *s, const struct smtp_cmd *cmd)
 			return;
 		}
 		smtp_data_init(&t->dec, false);
-		session_set_state(s, SMTP_S_BDAT);
+		smtp_set_state(s, SMTP_S_BDAT);
 	}
 	t->bdat_remaining = cmd->chunk_size;
 	t->bdat_last = cmd->last;
 	t->bdat_active = true;
-	set_deadline(s);
+	smtp_set_deadline(s);
 }
 
 static void cmd_rset(struct smtp_session *s)
 {
 	txn_reset(s);
 	if (s->state != SMTP_S_GREETING)
-		session_set_state(s, SMTP_S_READY);
-	reply(s, "250 2.0.0 Ok");
+		smtp_set_state(s, SMTP_S_READY);
+	smtp_reply(s, "250 2.0.0 Ok");
 }
 
 static void cmd_quit(struct smtp_session *s)
 {
-	reply(s, "221 2.0.0 Bye");
-	session_set_state(s, SMTP_S_QUIT);
+	smtp_reply(s, "221 2.0.0 Bye");
+	smtp_set_state(s, SMTP_S_QUIT);
 	s->closing = true;
 }
 
@@ -648,24 +730,24 @@ static void handle_command(struct smtp_session *s, char *line, size_t len)
 	const char *why;
 	enum smtp_parse_result r = smtp_cmd_parse(line, len, &cmd, &why);
 	if (r == SMTP_PARSE_BAD_CHAR) {
-		error_reply(s, "500 5.5.2 Error: bad character in command");
+		smtp_error_reply(s, "500 5.5.2 Error: bad character in command");
 		return;
 	}
 	if (r == SMTP_PARSE_UNKNOWN) {
 		log_info("smtp", s->id, "unknown command: %s", log_escaped(0, line, len));
-		error_reply(s, "500 5.5.2 Error: command not recognized");
+		smtp_error_reply(s, "500 5.5.2 Error: command not recognized");
 		s->junk++;
 		return;
 	}
 	if (cmd.verb == SMTP_VERB_BDAT && r == SMTP_PARSE_SYNTAX) {
 		/* Without a valid size the stream cannot be resynchronised. */
-		error_reply(s, "501 5.5.4 %s; closing connection", why);
-		session_set_state(s, SMTP_S_QUIT);
+		smtp_error_reply(s, "501 5.5.4 %s; closing connection", why);
+		smtp_set_state(s, SMTP_S_QUIT);
 		s->closing = true;
 		return;
 	}
 	if (r == SMTP_PARSE_SYNTAX) {
-		error_reply(s, "501 5.5.4 Error: %s", why);
+		smtp_error_reply(s, "501 5.5.4 Error: %s", why);
 		return;
 	}
 	if (cmd.verb == SMTP_VERB_BDAT) {
@@ -674,7 +756,7 @@ static void handle_command(struct smtp_session *s, char *line, size_t len)
 	}
 	const char *deny = cmd_allowed(s, cmd.verb);
 	if (deny != NULL) {
-		error_reply(s, "%s", deny);
+		smtp_error_reply(s, "%s", deny);
 		return;
 	}
 	switch (cmd.verb) {
@@ -697,37 +779,37 @@ static void handle_command(struct smtp_session *s, char *line, size_t len)
 		break;
 	case SMTP_VERB_NOOP:
 		s->junk++;
-		reply(s, "250 2.0.0 Ok");
+		smtp_reply(s, "250 2.0.0 Ok");
 		break;
 	case SMTP_VERB_QUIT:
 		cmd_quit(s);
 		break;
 	case SMTP_VERB_VRFY:
 		s->junk++;
-		reply(s, "252 2.5.2 Cannot VRFY user, but will accept message and attempt delivery");
+		smtp_reply(s, "252 2.5.2 Cannot VRFY user, but will accept message and attempt delivery");
 		break;
 	case SMTP_VERB_EXPN:
 		s->junk++;
-		error_reply(s, "502 5.5.1 Error: EXPN is not available");
+		smtp_error_reply(s, "502 5.5.1 Error: EXPN is not available");
 		break;
 	case SMTP_VERB_HELP:
 		s->junk++;
-		reply(s, "214-2.0.0 Commands: HELO EHLO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP");
-		reply(s, "214 2.0.0 See RFC 5321; postane on %s", cfg->hostname);
+		smtp_reply(s, "214-2.0.0 Commands: HELO EHLO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP");
+		smtp_reply(s, "214 2.0.0 See RFC 5321; postane on %s", cfg->hostname);
 		break;
 	case SMTP_VERB_STARTTLS:
-		error_reply(s, "502 5.5.1 Error: STARTTLS is not available on this port");
+		smtp_cmd_starttls(s);
 		break;
 	case SMTP_VERB_AUTH:
-		error_reply(s, "503 5.5.1 Error: authentication not enabled");
+		smtp_cmd_auth(s, &cmd);
 		break;
 	default:
-		error_reply(s, "500 5.5.2 Error: command not recognized");
+		smtp_error_reply(s, "500 5.5.2 Error: command not recognized");
 		break;
 	}
 	if (s->junk > JUNK_COMMAND_LIMIT && !s->closing) {
-		reply(s, "421 4.7.0 %s Error: too many commands", cfg->hostname);
-		session_set_state(s, SMTP_S_QUIT);
+		smtp_reply(s, "421 4.7.0 %s Error: too many commands", cfg->hostname);
+		smtp_set_state(s, SMTP_S_QUIT);
 		s->closing = true;
 	}
 }
@@ -745,7 +827,7 @@ static bool process_command_line(struct smtp_session *s)
 		if (in->len >= cfg->max_line_length) {
 			if (!s->skip_line) {
 				log_info("smtp", s->id, "command line too long");
-				error_reply(s, "500 5.5.2 Error: line too long");
+				smtp_error_reply(s, "500 5.5.2 Error: line too long");
 			}
 			s->skip_line = true;
 			buf_reset(in);
@@ -760,7 +842,7 @@ static bool process_command_line(struct smtp_session *s)
 	}
 	if (linelen > cfg->max_line_length) {
 		log_info("smtp", s->id, "command line too long");
-		error_reply(s, "500 5.5.2 Error: line too long");
+		smtp_error_reply(s, "500 5.5.2 Error: line too long");
 		buf_consume(in, linelen);
 		return true;
 	}
@@ -770,14 +852,19 @@ static bool process_command_line(struct smtp_session *s)
 	memcpy(s->line, in->data, len);
 	s->line[len] = '\0';
 	buf_consume(in, linelen);
-	set_deadline(s);
-	handle_command(s, s->line, len);
+	smtp_set_deadline(s);
+	if (s->auth_active)
+		smtp_auth_line(s, s->line, len);
+	else
+		handle_command(s, s->line, len);
+	explicit_bzero(s->line, len);
 	return true;
 }
 
-static void session_process(struct smtp_session *s)
+void smtp_process(struct smtp_session *s)
 {
-	while (!s->closing && !s->commit_pending && !s->conn.error) {
+	while (!s->closing && !s->commit_pending && !s->auth_pending && !s->starttls_pending &&
+	       !s->conn.error) {
 		if (s->conn.out.len > OUT_HIGH_WATER)
 			break;
 		bool progress;
@@ -791,7 +878,7 @@ static void session_process(struct smtp_session *s)
 			break;
 		if (s->env->draining && s->state == SMTP_S_READY && !s->commit_pending &&
 		    !s->closing) {
-			reply(s, "421 4.3.2 %s Service shutting down", s->env->cfg->hostname);
+			smtp_reply(s, "421 4.3.2 %s Service shutting down", s->env->cfg->hostname);
 			s->closing = true;
 		}
 	}
@@ -806,17 +893,19 @@ static void session_free(void *arg)
 	free(s);
 }
 
-static void session_close(struct smtp_session *s)
+void smtp_session_release(struct smtp_session *s)
 {
 	if (s->freed)
 		return;
-	if (s->commit_pending) {
-		/* The committer still holds a pointer to us; finish then. */
+	if (s->commit_pending || s->areq != NULL) {
+		/* The committer or an auth worker still holds a pointer to us;
+		 * finish when it comes back. */
 		s->dead = true;
 		loop_unwatch(s->env->loop, &s->w);
 		return;
 	}
 	s->freed = true;
+	sasl_wipe(&s->sasl);
 	struct smtp_env *env = s->env;
 	loop_unwatch(env->loop, &s->w);
 	if (s->txn.msg != NULL && s->txn.qid[0] != '\0')
@@ -837,33 +926,43 @@ static void session_close(struct smtp_session *s)
 		env->drained(env->drained_ctx);
 }
 
-static void session_update_watch(struct smtp_session *s)
+void smtp_update_watch(struct smtp_session *s)
 {
 	if (s->freed)
 		return;
 	if (s->dead) {
-		if (!s->commit_pending)
-			session_close(s);
+		if (!s->commit_pending && s->areq == NULL)
+			smtp_session_release(s);
 		return;
 	}
 	int fl = conn_flush(&s->conn);
 	if (fl < 0 || s->conn.error) {
-		session_close(s);
+		smtp_session_release(s);
 		return;
+	}
+	if (fl == 1 && s->starttls_pending) {
+		/* "220 Ready to start TLS" is on the wire; anything the client
+		 * sent after STARTTLS is dropped by the switch. */
+		smtp_starttls_switch(s);
+		if (s->freed || s->closing) {
+			if (!s->freed)
+				smtp_session_release(s);
+			return;
+		}
 	}
 	if (fl == 1 && s->closing) {
-		session_close(s);
+		smtp_session_release(s);
 		return;
 	}
-	if (s->conn.eof && !s->commit_pending && fl == 1) {
+	if (s->conn.eof && !s->commit_pending && s->areq == NULL && fl == 1) {
 		/* Peer closed; whatever it pipelined has been processed. */
-		session_close(s);
+		smtp_session_release(s);
 		return;
 	}
-	bool want_input = !s->closing && !s->commit_pending && !s->conn.eof &&
-			  s->conn.out.len <= OUT_HIGH_WATER;
+	bool want_input = !s->closing && !s->commit_pending && !s->auth_pending &&
+			  !s->starttls_pending && !s->conn.eof && s->conn.out.len <= OUT_HIGH_WATER;
 	if (loop_rewatch(s->env->loop, &s->w, conn_wanted_events(&s->conn, want_input)) < 0)
-		session_close(s);
+		smtp_session_release(s);
 }
 
 static void session_io(struct watcher *w, uint32_t events)
@@ -876,14 +975,33 @@ static void session_io(struct watcher *w, uint32_t events)
 		size_t n = conn_fill(&s->conn, limit);
 		if (n > 0 && (s->state == SMTP_S_DATA || s->txn.bdat_active))
 			extend_data_deadline(s, n);
+		if (!s->tls_logged && tls_conn_established(&s->conn)) {
+			char desc[128];
+			s->tls_logged = true;
+			log_info("smtp", s->id, "TLS established: %s",
+				 tls_conn_describe(&s->conn, desc, sizeof(desc)));
+		}
 	}
-	session_process(s);
+	/* Process, then write; when writing made room, go on with commands
+	 * that were held back by the output high-water mark. */
+	for (;;) {
+		size_t before = s->conn.in.len;
+		smtp_process(s);
+		if (s->freed || s->conn.in.len == 0)
+			break;
+		/* No progress and not held back by unsent output: waiting for
+		 * more input or for asynchronous work. */
+		if (s->conn.in.len == before && s->conn.out.len <= OUT_HIGH_WATER)
+			break;
+		if (conn_flush(&s->conn) != 1)
+			break;
+	}
 	if (s->conn.eof && s->state == SMTP_S_DATA && !s->commit_pending && !s->freed &&
 	    s->txn.msg != NULL) {
 		log_txn(s, "aborted (connection lost during DATA)");
 		txn_reset(s);
 	}
-	session_update_watch(s);
+	smtp_update_watch(s);
 }
 
 static void env_tick(void *arg)
@@ -895,21 +1013,25 @@ static void env_tick(void *arg)
 		next = s->next;
 		if (s->commit_pending || s->freed)
 			continue;
+		if (s->auth_pending) {
+			smtp_auth_tick(s, now);
+			continue;
+		}
 		bool drain_over = env->draining && now >= env->drain_deadline;
 		if (now >= s->deadline || drain_over) {
 			if (drain_over)
-				reply(s, "421 4.3.2 %s Service shutting down", env->cfg->hostname);
+				smtp_reply(s, "421 4.3.2 %s Service shutting down", env->cfg->hostname);
 			else
-				reply(s, "421 4.4.2 %s Error: timeout exceeded", env->cfg->hostname);
+				smtp_reply(s, "421 4.4.2 %s Error: timeout exceeded", env->cfg->hostname);
 			log_info("smtp", s->id, "%s in state %s", drain_over ? "shutdown" : "timeout",
-				 state_names[s->state]);
+				 smtp_state_names[s->state]);
 			if (s->txn.msg != NULL)
 				log_txn(s, drain_over ? "aborted (shutdown)" : "aborted (timeout)");
 			txn_reset(s);
 			s->closing = true;
-			session_update_watch(s);
+			smtp_update_watch(s);
 			if (!s->freed)
-				session_close(s);
+				smtp_session_release(s);
 		}
 	}
 }
@@ -925,7 +1047,7 @@ void smtp_env_init(struct smtp_env *env, const struct config *cfg, struct loop *
 	loop_on_tick(loop, env_tick, env);
 }
 
-void smtp_session_accept(struct smtp_env *env, int fd)
+void smtp_session_accept(struct smtp_env *env, int fd, enum listener_kind kind)
 {
 	const struct config *cfg = env->cfg;
 	static atomic_uint next_id;
@@ -935,6 +1057,7 @@ void smtp_session_accept(struct smtp_env *env, int fd)
 	snprintf(s->id, sizeof(s->id), "S%06X", atomic_fetch_add(&next_id, 1) & 0xffffff);
 	s->line = xmalloc(cfg->max_line_length + 1);
 	s->state = SMTP_S_GREETING;
+	s->kind = kind;
 	s->next = env->sessions;
 	if (env->sessions != NULL)
 		env->sessions->prev = s;
@@ -944,17 +1067,22 @@ void smtp_session_accept(struct smtp_env *env, int fd)
 	log_info("smtp", s->id, "connect from %s:%u to %s:%u", s->conn.peer_ip, s->conn.peer_port,
 		 s->conn.local_ip, s->conn.local_port);
 	if (loop_watch(env->loop, &s->w, fd, LOOP_READ, session_io, s) < 0) {
-		session_close(s);
+		smtp_session_release(s);
+		return;
+	}
+	if (kind == LISTENER_SUBMISSIONS && (env->tls == NULL || tls_conn_start(&s->conn, env->tls) < 0)) {
+		/* Implicit TLS (RFC 8314): no plaintext at all. */
+		smtp_session_release(s);
 		return;
 	}
 	if (n > cfg->max_connections || env->draining) {
-		reply(s, "421 4.7.0 %s Error: too many connections, try again later", cfg->hostname);
+		smtp_reply(s, "421 4.7.0 %s Error: too many connections, try again later", cfg->hostname);
 		s->closing = true;
 	} else {
-		reply(s, "220 %s ESMTP postane", cfg->hostname);
+		smtp_reply(s, "220 %s ESMTP postane", cfg->hostname);
 	}
-	set_deadline(s);
-	session_update_watch(s);
+	smtp_set_deadline(s);
+	smtp_update_watch(s);
 }
 
 void smtp_env_drain(struct smtp_env *env, unsigned grace_ms)
@@ -969,9 +1097,9 @@ void smtp_env_drain(struct smtp_env *env, unsigned grace_ms)
 		if (s->freed || s->commit_pending || s->closing)
 			continue;
 		if (s->state == SMTP_S_GREETING || s->state == SMTP_S_READY) {
-			reply(s, "421 4.3.2 %s Service shutting down", env->cfg->hostname);
+			smtp_reply(s, "421 4.3.2 %s Service shutting down", env->cfg->hostname);
 			s->closing = true;
-			session_update_watch(s);
+			smtp_update_watch(s);
 		}
 	}
 }
@@ -986,6 +1114,6 @@ void smtp_env_close_all(struct smtp_env *env)
 	struct smtp_session *next;
 	for (struct smtp_session *s = env->sessions; s != NULL; s = next) {
 		next = s->next;
-		session_close(s);
+		smtp_session_release(s);
 	}
 }

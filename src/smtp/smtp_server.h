@@ -12,15 +12,21 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/config.h"
+
+struct auth_service;
 struct config;
 struct loop;
 struct store_conn;
 struct smtp_session;
+struct tls_server;
 
 struct smtp_env {
 	const struct config *cfg;
 	struct loop *loop;
 	struct store_conn *store;
+	struct tls_server *tls;       /* NULL: no certificate, no TLS */
+	struct auth_service *auth;    /* NULL: no authentication */
 	atomic_uint *connections;     /* process-wide count of open sessions */
 	struct smtp_session *sessions; /* doubly linked, this loop only */
 	unsigned count;
@@ -34,8 +40,10 @@ struct smtp_env {
 /* Prepare env and register its timeout tick on the loop. */
 void smtp_env_init(struct smtp_env *env, const struct config *cfg, struct loop *loop,
 		   struct store_conn *store, atomic_uint *connections);
-/* Start a session on an accepted, non-blocking socket (takes ownership). */
-void smtp_session_accept(struct smtp_env *env, int fd);
+/* Start a session on an accepted, non-blocking socket (takes ownership).
+ * `kind`: LISTENER_SMTP (port 25: mail for local domains), LISTENER_SUBMISSION
+ * (587: STARTTLS, AUTH required) or LISTENER_SUBMISSIONS (465: implicit TLS). */
+void smtp_session_accept(struct smtp_env *env, int fd, enum listener_kind kind);
 /* Stop taking new work: idle sessions get 421 now, sessions in a transaction
  * get until `grace_ms` to finish. */
 void smtp_env_drain(struct smtp_env *env, unsigned grace_ms);

@@ -56,6 +56,52 @@ static const char schema_sql[] =
 	" UNIQUE(mailbox_id, uid), UNIQUE(mailbox_id, filename));"
 	"INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', '1');";
 
+/* Schema upgrades, applied in order at every open: entry i takes version
+ * i + 1 to version i + 2. Never edit an entry; append a new one. */
+static const char *const migrations[] = {
+	/* 1 -> 2: submission policy, outbound queue */
+	"ALTER TABLE accounts ADD COLUMN send_as INTEGER NOT NULL DEFAULT 1;"
+	"CREATE TABLE queue("
+	" id INTEGER PRIMARY KEY, qid TEXT NOT NULL, filename TEXT NOT NULL UNIQUE,"
+	" sender TEXT NOT NULL, size INTEGER NOT NULL, created INTEGER NOT NULL,"
+	" smtputf8 INTEGER NOT NULL DEFAULT 0, body_8bit INTEGER NOT NULL DEFAULT 0,"
+	" auth_user TEXT, held INTEGER NOT NULL DEFAULT 0, warned INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE queue_rcpt("
+	" id INTEGER PRIMARY KEY,"
+	" queue_id INTEGER NOT NULL REFERENCES queue(id) ON DELETE CASCADE,"
+	" address TEXT NOT NULL, domain TEXT NOT NULL,"
+	/* 0 pending, 1 delivered, 2 bounced */
+	" state INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,"
+	" next_attempt INTEGER NOT NULL, last_error TEXT);"
+	"CREATE INDEX queue_rcpt_due ON queue_rcpt(state, next_attempt);",
+};
+
+static int migrate(sqlite3 *db)
+{
+	if (maildir_db_exec(db, "BEGIN IMMEDIATE") < 0)
+		return -1;
+	sqlite3_stmt *st = NULL;
+	int version = 0;
+	if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'schema_version'", -1, &st,
+			       NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		version = atoi((const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	int ret = version >= 1 ? 0 : -1;
+	int n = (int)(sizeof(migrations) / sizeof(migrations[0]));
+	for (int v = version; ret == 0 && v >= 1 && v - 1 < n; v++) {
+		char set[96];
+		snprintf(set, sizeof(set), "UPDATE meta SET value = '%d' WHERE key = 'schema_version'",
+			 v + 1);
+		if (maildir_db_exec(db, migrations[v - 1]) < 0 || maildir_db_exec(db, set) < 0)
+			ret = -1;
+	}
+	if (ret == 0 && maildir_db_exec(db, "COMMIT") == 0)
+		return 0;
+	maildir_db_exec(db, "ROLLBACK");
+	return -1;
+}
+
 int maildir_db_exec(sqlite3 *db, const char *sql)
 {
 	return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
@@ -77,7 +123,7 @@ int maildir_db_open(const char *path, bool create, sqlite3 **db_r, const char **
 	 * transaction survives power loss (NORMAL could lose it). */
 	if (maildir_db_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
 				"PRAGMA foreign_keys=ON;") < 0 ||
-	    (create && maildir_db_exec(db, schema_sql) < 0)) {
+	    (create && maildir_db_exec(db, schema_sql) < 0) || migrate(db) < 0) {
 		snprintf(err, sizeof(err), "%s: %s", path, sqlite3_errmsg(db));
 		sqlite3_close(db);
 		*error_r = err;
@@ -128,7 +174,7 @@ static sqlite3_stmt *cached(struct maildir_conn *c, enum maildir_stmt which)
 	static const char *const sql[STMT_COUNT] = {
 		[STMT_DOMAIN_ID] = "SELECT id FROM domains WHERE name = ?1",
 		[STMT_ACCOUNT_LOOKUP] =
-			"SELECT a.id, a.localpart, d.name, a.password, a.quota_bytes"
+			"SELECT a.id, a.localpart, d.name, a.password, a.quota_bytes, a.send_as"
 			" FROM accounts a JOIN domains d ON d.id = a.domain_id"
 			" WHERE d.name = ?2 AND a.localpart = ?1",
 		[STMT_ALIAS_TARGETS] = "SELECT target FROM aliases a JOIN domains d"
@@ -177,6 +223,8 @@ static int maildir_open(const struct config *cfg, bool create, struct store **st
 	s->pending_tail = &s->pending;
 	*store_r = (struct store *)(void *)s;
 
+	s->queue_dir = xmalloc(n);
+	snprintf(s->queue_dir, n, "%s/queue", cfg->data_dir);
 	if (create && (mkdir_p(s->mail_dir, 0700) < 0 || mkdir_p(s->spool_tmp, 0700) < 0)) {
 		snprintf(err, sizeof(err), "%s: %s", s->data_dir, strerror(errno));
 		*error_r = err;
@@ -199,6 +247,12 @@ static int maildir_open(const struct config *cfg, bool create, struct store **st
 	if (maildir_db_open(s->db_path, create, &db, error_r) < 0)
 		return -1;
 	sqlite3_close(db);
+	/* The queue directory came with schema 2: make it for older setups. */
+	if (mkdir_p(s->queue_dir, 0700) < 0) {
+		snprintf(err, sizeof(err), "%s: %s", s->queue_dir, strerror(errno));
+		*error_r = err;
+		return -1;
+	}
 	return 0;
 }
 
@@ -213,6 +267,7 @@ static void maildir_close(struct store *store)
 	free(s->data_dir);
 	free(s->mail_dir);
 	free(s->spool_tmp);
+	free(s->queue_dir);
 	free(s->db_path);
 	free(s->host);
 	free(s);
@@ -571,13 +626,18 @@ static void fill_user(sqlite3_stmt *st, struct store_user *u)
 	snprintf(u->domain, sizeof(u->domain), "%s", (const char *)sqlite3_column_text(st, 2));
 	snprintf(u->password, sizeof(u->password), "%s", (const char *)sqlite3_column_text(st, 3));
 	u->quota_bytes = (uint64_t)sqlite3_column_int64(st, 4);
+	int send_as = sqlite3_column_int(st, 5);
+	u->send_as = send_as == STORE_SEND_AS_OWN || send_as == STORE_SEND_AS_ANY
+			     ? (enum store_send_as)send_as
+			     : STORE_SEND_AS_ALIASES;
 }
 
 static int maildir_user_list(struct store_conn *conn, const char *domain, store_user_cb *cb,
 			     void *ctx)
 {
 	struct maildir_conn *c = MC(conn);
-	sqlite3_stmt *st = prepare(c, "SELECT a.id, a.localpart, d.name, a.password, a.quota_bytes"
+	sqlite3_stmt *st = prepare(c, "SELECT a.id, a.localpart, d.name, a.password, a.quota_bytes,"
+				      " a.send_as"
 				      " FROM accounts a JOIN domains d ON d.id = a.domain_id"
 				      " WHERE ?1 IS NULL OR d.name = ?1 ORDER BY d.name, a.localpart");
 	if (st == NULL)
@@ -606,6 +666,32 @@ static int maildir_user_set_password(struct store_conn *conn, const char *local,
 	bind_text(st, 1, local);
 	bind_text(st, 2, domain);
 	bind_text(st, 3, password_hash);
+	int rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return db_error(c);
+	if (sqlite3_changes(c->db) == 0)
+		return set_error(c, "no such user");
+	return 0;
+}
+
+static int maildir_user_update(struct store_conn *conn, const char *local, const char *domain,
+			       const struct store_user_change *ch)
+{
+	struct maildir_conn *c = MC(conn);
+	sqlite3_stmt *st = prepare(
+		c, "UPDATE accounts SET password = coalesce(?3, password),"
+		   " quota_bytes = CASE WHEN ?4 < 0 THEN quota_bytes ELSE ?4 END,"
+		   " send_as = CASE WHEN ?5 < 0 THEN send_as ELSE ?5 END"
+		   " WHERE localpart = ?1 AND domain_id = (SELECT id FROM domains WHERE name = ?2)");
+	if (st == NULL)
+		return -1;
+	bind_text(st, 1, local);
+	bind_text(st, 2, domain);
+	if (ch->password_hash != NULL)
+		bind_text(st, 3, ch->password_hash);
+	sqlite3_bind_int64(st, 4, ch->quota_bytes);
+	sqlite3_bind_int(st, 5, ch->send_as);
 	int rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)
@@ -743,6 +829,7 @@ const struct store_backend store_backend_maildir = {
 	.user_list = maildir_user_list,
 	.user_set_password = maildir_user_set_password,
 	.user_lookup = maildir_user_lookup,
+	.user_update = maildir_user_update,
 	.alias_add = maildir_alias_add,
 	.alias_del = maildir_alias_del,
 	.alias_list = maildir_alias_list,

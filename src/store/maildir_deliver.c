@@ -114,6 +114,11 @@ static void msg_free(struct maildir_msg *m)
 	unlink(m->tmp_path);
 	free(m->wbuf);
 	free(m->accounts);
+	for (size_t i = 0; i < m->nremote; i++)
+		free(m->remote[i]);
+	free(m->remote);
+	free(m->sender);
+	free(m->auth_user);
 	free(m);
 }
 
@@ -133,16 +138,27 @@ static void complete(struct maildir_msg *m, int result, int err_no, const char *
 	msg_free(m);
 }
 
-void maildir_msg_commit(struct store_msg *msg, const int64_t *account_ids, size_t n,
+void maildir_msg_commit(struct store_msg *msg, const struct store_envelope *env,
 			store_commit_cb *cb, void *ctx)
 {
 	struct maildir_msg *m = MM(msg);
 	struct maildir_store *s = m->store;
 	m->cb = cb;
 	m->cb_ctx = ctx;
+	size_t n = env->naccounts;
 	m->accounts = xmalloc((n == 0 ? 1 : n) * sizeof(int64_t));
-	memcpy(m->accounts, account_ids, n * sizeof(int64_t));
+	if (n > 0)
+		memcpy(m->accounts, env->accounts, n * sizeof(int64_t));
 	m->naccounts = n;
+	m->sender = xstrdup(env->sender != NULL ? env->sender : "");
+	m->nremote = env->nremote;
+	m->remote = xcalloc(env->nremote == 0 ? 1 : env->nremote, sizeof(char *));
+	for (size_t i = 0; i < env->nremote; i++)
+		m->remote[i] = xstrdup(env->remote[i]);
+	m->smtputf8 = env->smtputf8;
+	m->body_8bit = env->body_8bit;
+	m->auth_user = env->auth_user != NULL ? xstrdup(env->auth_user) : NULL;
+	snprintf(m->qid, sizeof(m->qid), "%s", env->qid != NULL ? env->qid : "");
 	/* The write happens here, on the caller's thread: it only copies into
 	 * the page cache. The committer does the slow part. */
 	flush_wbuf(m);
@@ -358,7 +374,8 @@ static int insert_message(struct maildir_store *s, int64_t mailbox_id, int64_t u
 }
 
 /* Forget the index rows of one message (its content or a link failed);
- * its UIDs stay used, as UIDs must never be reused. */
+ * its UIDs stay used, as UIDs must never be reused. A queue placement has
+ * mailbox_id 0 and the queue row id in uid. */
 static void unplan_message(struct maildir_store *s, struct batch *b, size_t msg)
 {
 	for (size_t k = 0; k < b->npl; k++) {
@@ -368,11 +385,68 @@ static void unplan_message(struct maildir_store *s, struct batch *b, size_t msg)
 		if (p->linked)
 			unlink(p->path);
 		p->linked = false;
-		sqlite3_stmt *st = s->cq[CQ_DELETE];
-		sqlite3_bind_int64(st, 1, p->mailbox_id);
-		sqlite3_bind_int64(st, 2, p->uid);
+		sqlite3_stmt *st = s->cq[p->mailbox_id == 0 ? CQ_QUEUE_DELETE : CQ_DELETE];
+		if (p->mailbox_id == 0) {
+			sqlite3_bind_int64(st, 1, p->uid);
+		} else {
+			sqlite3_bind_int64(st, 1, p->mailbox_id);
+			sqlite3_bind_int64(st, 2, p->uid);
+		}
 		step_done(st);
 	}
+}
+
+static void add_placement(struct batch *b, size_t msg, int64_t mailbox_id, int64_t uid,
+			  const char *path)
+{
+	if (b->npl == b->pl_cap) {
+		b->pl_cap = b->pl_cap == 0 ? 64 : b->pl_cap * 2;
+		b->pl = xrealloc(b->pl, b->pl_cap * sizeof(*b->pl));
+	}
+	b->pl[b->npl++] = (struct placement){
+		.msg = msg, .mailbox_id = mailbox_id, .uid = uid, .path = xstrdup(path)};
+}
+
+/* The queue entry of a message with remote recipients: one queue row, one
+ * row per recipient, due now; its file is DATA/queue/NAME. */
+static int plan_queue(struct maildir_store *s, struct batch *b, size_t msg, time_t now,
+		      const char **why)
+{
+	struct maildir_msg *m = b->msgs[msg];
+	char fname[256], path[PATH_MAX];
+	snprintf(fname, sizeof(fname), "%s,S=%llu", m->name, (unsigned long long)m->size);
+	sqlite3_stmt *st = s->cq[CQ_QUEUE];
+	sqlite3_bind_text(st, 1, m->qid, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, fname, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 3, m->sender, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)m->size);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)now);
+	sqlite3_bind_int(st, 6, m->smtputf8);
+	sqlite3_bind_int(st, 7, m->body_8bit);
+	if (m->auth_user != NULL)
+		sqlite3_bind_text(st, 8, m->auth_user, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st, 8);
+	if (step_done(st) < 0) {
+		*why = "queue insert failed";
+		return db_errno(s);
+	}
+	int64_t qrow = sqlite3_last_insert_rowid(s->commit_db);
+	snprintf(path, sizeof(path), "%s/%s", s->queue_dir, fname);
+	add_placement(b, msg, 0, qrow, path);
+	for (size_t i = 0; i < m->nremote; i++) {
+		const char *at = strrchr(m->remote[i], '@');
+		sqlite3_stmt *r = s->cq[CQ_QUEUE_RCPT];
+		sqlite3_bind_int64(r, 1, qrow);
+		sqlite3_bind_text(r, 2, m->remote[i], -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(r, 3, at != NULL ? at + 1 : "", -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(r, 4, (sqlite3_int64)now);
+		if (step_done(r) < 0) {
+			*why = "queue insert failed";
+			return db_errno(s);
+		}
+	}
+	return 0;
 }
 
 /* Allocate UIDs and insert rows for one message (inside the open
@@ -404,14 +478,11 @@ static int plan_message(struct maildir_store *s, struct batch *b, size_t msg, ti
 			*why = "index insert failed";
 			return db_errno(s);
 		}
-		if (b->npl == b->pl_cap) {
-			b->pl_cap = b->pl_cap == 0 ? 64 : b->pl_cap * 2;
-			b->pl = xrealloc(b->pl, b->pl_cap * sizeof(*b->pl));
-		}
 		snprintf(path, sizeof(path), "%s/new/%s", ib.path, fname);
-		b->pl[b->npl++] = (struct placement){
-			.msg = msg, .mailbox_id = ib.mailbox_id, .uid = uid, .path = xstrdup(path)};
+		add_placement(b, msg, ib.mailbox_id, uid, path);
 	}
+	if (m->nremote > 0)
+		return plan_queue(s, b, msg, now, why);
 	return 0;
 }
 
@@ -596,6 +667,11 @@ static const char *const commit_sql[CQ_COUNT] = {
 	[CQ_COMMIT] = "COMMIT",
 	[CQ_ROLLBACK] = "ROLLBACK",
 	[CQ_DELETE] = "DELETE FROM messages WHERE mailbox_id = ?1 AND uid = ?2",
+	[CQ_QUEUE] = ("INSERT INTO queue(qid, filename, sender, size, created, smtputf8,"
+		      " body_8bit, auth_user) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
+	[CQ_QUEUE_RCPT] = ("INSERT INTO queue_rcpt(queue_id, address, domain, next_attempt)"
+			   " VALUES(?1, ?2, ?3, ?4)"),
+	[CQ_QUEUE_DELETE] = "DELETE FROM queue WHERE id = ?1",
 };
 
 static void committer_close_db(struct maildir_store *s)
@@ -848,6 +924,58 @@ static int index_orphans(sqlite3 *db, const char *data_dir, int64_t mailbox_id, 
 	return ret;
 }
 
+/* The outbound queue: a row whose file is missing comes from a batch that
+ * crashed before its directory sync (never acknowledged): drop it. A file
+ * without a row has no envelope to deliver with: set it aside. */
+static int recover_queue(struct maildir_store *s, sqlite3 *db, unsigned *dropped,
+			 unsigned *quarantined)
+{
+	char path[PATH_MAX];
+	sqlite3_stmt *q = NULL, *del = NULL, *known = NULL;
+	int ret = 0;
+	if (sqlite3_prepare_v2(db, "SELECT id, filename FROM queue", -1, &q, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "DELETE FROM queue WHERE id = ?1", -1, &del, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "SELECT 1 FROM queue WHERE filename = ?1", -1, &known, NULL) !=
+		    SQLITE_OK)
+		ret = -1;
+	while (ret == 0 && sqlite3_step(q) == SQLITE_ROW) {
+		snprintf(path, sizeof(path), "%s/%s", s->queue_dir,
+			 (const char *)sqlite3_column_text(q, 1));
+		if (access(path, F_OK) == 0 || errno != ENOENT)
+			continue;
+		log_warn("store", NULL, "recovery: queued file %s is gone; dropping its entry", path);
+		sqlite3_bind_int64(del, 1, sqlite3_column_int64(q, 0));
+		if (sqlite3_step(del) != SQLITE_DONE)
+			ret = -1;
+		sqlite3_reset(del);
+		(*dropped)++;
+	}
+	DIR *d = ret == 0 ? opendir(s->queue_dir) : NULL;
+	struct dirent *de;
+	while (d != NULL && (de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		sqlite3_reset(known);
+		sqlite3_bind_text(known, 1, de->d_name, -1, SQLITE_TRANSIENT);
+		if (sqlite3_step(known) == SQLITE_ROW)
+			continue;
+		char qdir[PATH_MAX], qpath[PATH_MAX];
+		snprintf(qdir, sizeof(qdir), "%s/spool/quarantine", s->data_dir);
+		snprintf(qpath, sizeof(qpath), "%s/%s", qdir, de->d_name);
+		if (mkdir_p(qdir, 0700) == 0 && renameat(dirfd(d), de->d_name, AT_FDCWD, qpath) == 0) {
+			log_warn("store", NULL, "recovery: queue file %s has no entry; moved to %s",
+				 de->d_name, qpath);
+			(*quarantined)++;
+		}
+	}
+	if (d != NULL)
+		closedir(d);
+	sqlite3_finalize(q);
+	sqlite3_finalize(del);
+	sqlite3_finalize(known);
+	return ret;
+}
+
 int maildir_recover(struct store *store, const char **error_r)
 {
 	static _Thread_local char err[600];
@@ -880,6 +1008,9 @@ int maildir_recover(struct store *store, const char **error_r)
 			ret = -1;
 	}
 	sqlite3_finalize(st);
+	unsigned qdropped = 0, quarantined = 0;
+	if (ret == 0 && recover_queue(s, db, &qdropped, &quarantined) < 0)
+		ret = -1;
 	if (ret == 0 && maildir_db_exec(db, "COMMIT") < 0)
 		ret = -1;
 	if (ret < 0) {
@@ -892,6 +1023,11 @@ int maildir_recover(struct store *store, const char **error_r)
 		if (dropped > 0)
 			log_info("store", NULL, "recovery: dropped %u unacknowledged index row(s)",
 				 dropped);
+		if (qdropped > 0 || quarantined > 0)
+			log_info("store", NULL,
+				 "recovery: queue: dropped %u unacknowledged entr(ies), set aside %u"
+				 " file(s)",
+				 qdropped, quarantined);
 	}
 	sqlite3_close(db);
 	return ret;

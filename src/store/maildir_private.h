@@ -28,6 +28,9 @@ enum commit_stmt {
 	CQ_COMMIT,
 	CQ_ROLLBACK,
 	CQ_DELETE,
+	CQ_QUEUE,
+	CQ_QUEUE_RCPT,
+	CQ_QUEUE_DELETE,
 	CQ_COUNT
 };
 
@@ -36,6 +39,7 @@ struct maildir_store {
 	char *data_dir;  /* DATA */
 	char *mail_dir;  /* DATA/mail */
 	char *spool_tmp; /* DATA/spool/tmp: messages being received */
+	char *queue_dir; /* DATA/queue: messages waiting for outbound delivery */
 	char *db_path;   /* DATA/postane.db */
 	char *host;      /* hostname made safe for Maildir file names */
 	int sync_mode;   /* enum maildir_sync_mode */
@@ -93,6 +97,13 @@ struct maildir_msg {
 	int err_no;          /* first write error */
 	int64_t *accounts;
 	size_t naccounts;
+	/* Outbound queue part of the envelope (copied at commit). */
+	char *sender;
+	char **remote;
+	size_t nremote;
+	bool smtputf8, body_8bit;
+	char *auth_user;
+	char qid[32];
 	store_commit_cb *cb;
 	void *cb_ctx;
 	struct maildir_msg *next;
@@ -112,7 +123,7 @@ int maildir_msg_write(struct store_msg *msg, const void *data, size_t len);
 uint64_t maildir_msg_size(const struct store_msg *msg);
 const char *maildir_msg_error(const struct store_msg *msg, bool *disk_full_r);
 void maildir_msg_abort(struct store_msg *msg);
-void maildir_msg_commit(struct store_msg *msg, const int64_t *account_ids, size_t n,
+void maildir_msg_commit(struct store_msg *msg, const struct store_envelope *env,
 			store_commit_cb *cb, void *ctx);
 int maildir_committer_start(struct maildir_store *s, const char **error_r);
 void maildir_committer_stop(struct maildir_store *s);

@@ -136,8 +136,11 @@ static enum resolve_status resolve_depth(struct store_conn *c, const char *local
 			st = lookup_exact(c, local, domain, delimiter, res, depth, &matched);
 		}
 	}
-	if (st == RESOLVE_NO_USER && !matched)
+	if (st == RESOLVE_NO_USER && !matched) {
 		st = lookup_exact(c, "", domain, delimiter, res, depth, &matched);
+		if (st == RESOLVE_LOCAL)
+			res->via_catchall = true;
+	}
 	free(local);
 	return st;
 }

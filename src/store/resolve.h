@@ -12,6 +12,7 @@
 #ifndef POSTANE_RESOLVE_H
 #define POSTANE_RESOLVE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,6 +32,7 @@ struct resolve_result {
 	int64_t *accounts; /* distinct account ids */
 	size_t n, cap;
 	unsigned remote_targets; /* alias targets outside our domains (skipped) */
+	bool via_catchall;       /* a catch-all alias was used */
 };
 
 /* Resolve local@domain (domain lowercase A-label). Appends to res (which may

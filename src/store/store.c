@@ -108,6 +108,12 @@ int store_user_lookup(struct store_conn *c, const char *local, const char *domai
 	return B(c)->user_lookup(c, local, domain, user_r);
 }
 
+int store_user_update(struct store_conn *c, const char *local, const char *domain,
+		      const struct store_user_change *change)
+{
+	return B(c)->user_update(c, local, domain, change);
+}
+
 int store_alias_add(struct store_conn *c, const char *local, const char *domain,
 		    const char *target)
 {
@@ -159,8 +165,15 @@ void store_msg_abort(struct store_msg **msg)
 	*msg = NULL;
 }
 
+void store_msg_commit_env(struct store_msg *msg, const struct store_envelope *env,
+			  store_commit_cb *cb, void *ctx)
+{
+	B(msg)->msg_commit(msg, env, cb, ctx);
+}
+
 void store_msg_commit(struct store_msg *msg, const int64_t *account_ids, size_t n,
 		      store_commit_cb *cb, void *ctx)
 {
-	B(msg)->msg_commit(msg, account_ids, n, cb, ctx);
+	struct store_envelope env = {.sender = "", .accounts = account_ids, .naccounts = n};
+	B(msg)->msg_commit(msg, &env, cb, ctx);
 }

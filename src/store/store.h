@@ -27,12 +27,28 @@ struct store;
 struct store_conn;
 struct store_msg;
 
+/* Which envelope senders and From: addresses an account may use when it
+ * submits mail. */
+enum store_send_as {
+	STORE_SEND_AS_OWN,     /* its own address (and user+tag) only */
+	STORE_SEND_AS_ALIASES, /* also every alias that delivers to it (default) */
+	STORE_SEND_AS_ANY,     /* anything (service accounts) */
+};
+
 struct store_user {
 	int64_t id;
 	char local[130];
 	char domain[256];
 	char password[256]; /* encoded hash, e.g. "$argon2id$v=19$..." */
 	uint64_t quota_bytes; /* 0 = unlimited */
+	enum store_send_as send_as;
+};
+
+/* Changes for store_user_update(); NULL/negative fields stay unchanged. */
+struct store_user_change {
+	const char *password_hash;
+	int64_t quota_bytes;  /* -1: unchanged */
+	int send_as;          /* -1: unchanged */
 };
 
 struct store_domain_info {
@@ -93,6 +109,8 @@ int store_user_set_password(struct store_conn *c, const char *local, const char 
 			    const char *password_hash);
 int store_user_lookup(struct store_conn *c, const char *local, const char *domain,
 		      struct store_user *user_r);
+int store_user_update(struct store_conn *c, const char *local, const char *domain,
+		      const struct store_user_change *change);
 
 /* Aliases: local "" is the catch-all for the domain. */
 int store_alias_add(struct store_conn *c, const char *local, const char *domain,
@@ -116,8 +134,25 @@ uint64_t store_msg_size(const struct store_msg *msg);
 const char *store_msg_error(const struct store_msg *msg, bool *disk_full_r);
 /* Throw the message away. Accepts NULL; sets *msg to NULL. */
 void store_msg_abort(struct store_msg **msg);
+/* Everything the committer needs besides the content. Copied by
+ * store_msg_commit_env(), so it may live on the caller's stack. */
+struct store_envelope {
+	const char *sender;            /* reverse-path without <>, "" for the null sender */
+	const int64_t *accounts;       /* local deliveries: each account's INBOX */
+	size_t naccounts;
+	const char *const *remote;     /* addresses for the outbound queue */
+	size_t nremote;
+	bool smtputf8;
+	bool body_8bit;
+	const char *auth_user;         /* submitting account, or NULL */
+	const char *qid;               /* queue id shown to the client */
+};
 /* Hand the message to the committer; it takes ownership of msg. cb runs on
- * the committer thread exactly once. */
+ * the committer thread exactly once. Local deliveries and the queue entry
+ * for remote recipients are made durable together. */
+void store_msg_commit_env(struct store_msg *msg, const struct store_envelope *env,
+			  store_commit_cb *cb, void *ctx);
+/* Local deliveries only (null sender). */
 void store_msg_commit(struct store_msg *msg, const int64_t *account_ids, size_t n,
 		      store_commit_cb *cb, void *ctx);
 
@@ -146,6 +181,8 @@ struct store_backend {
 				 const char *password_hash);
 	int (*user_lookup)(struct store_conn *c, const char *local, const char *domain,
 			   struct store_user *user_r);
+	int (*user_update)(struct store_conn *c, const char *local, const char *domain,
+			   const struct store_user_change *change);
 	int (*alias_add)(struct store_conn *c, const char *local, const char *domain,
 			 const char *target);
 	int (*alias_del)(struct store_conn *c, const char *local, const char *domain,
@@ -159,7 +196,7 @@ struct store_backend {
 	uint64_t (*msg_size)(const struct store_msg *msg);
 	const char *(*msg_error)(const struct store_msg *msg, bool *disk_full_r);
 	void (*msg_abort)(struct store_msg *msg);
-	void (*msg_commit)(struct store_msg *msg, const int64_t *account_ids, size_t n,
+	void (*msg_commit)(struct store_msg *msg, const struct store_envelope *env,
 			   store_commit_cb *cb, void *ctx);
 };
 
