@@ -74,6 +74,20 @@ static const char *const migrations[] = {
 	" state INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,"
 	" next_attempt INTEGER NOT NULL, last_error TEXT);"
 	"CREATE INDEX queue_rcpt_due ON queue_rcpt(state, next_attempt);",
+	/* 2 -> 3: IMAP state */
+	"ALTER TABLE mailboxes ADD COLUMN dir TEXT NOT NULL DEFAULT '';"
+	"UPDATE mailboxes SET dir = CASE WHEN name = 'INBOX' THEN '' ELSE '.' || name END;"
+	"ALTER TABLE mailboxes ADD COLUMN recent_uid INTEGER NOT NULL DEFAULT 0;"
+	"CREATE TABLE subscriptions("
+	" account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,"
+	" name TEXT NOT NULL, PRIMARY KEY(account_id, name));"
+	"INSERT INTO subscriptions SELECT account_id, name FROM mailboxes WHERE subscribed = 1;"
+	"CREATE TABLE expunged("
+	" mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,"
+	" uid INTEGER NOT NULL, modseq INTEGER NOT NULL, PRIMARY KEY(mailbox_id, uid));"
+	"CREATE TABLE cache(file TEXT NOT NULL, field TEXT NOT NULL, value BLOB,"
+	" PRIMARY KEY(file, field));"
+	"CREATE INDEX messages_modseq ON messages(mailbox_id, modseq);",
 };
 
 static int migrate(sqlite3 *db)
@@ -139,9 +153,7 @@ void maildir_account_path(const struct maildir_store *s, const char *local, cons
 	snprintf(out, outlen, "%s/%s/%s", s->mail_dir, domain, local);
 }
 
-static int set_error(struct maildir_conn *c, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static int set_error(struct maildir_conn *c, const char *fmt, ...)
+int maildir_set_error(struct maildir_conn *c, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -150,19 +162,19 @@ static int set_error(struct maildir_conn *c, const char *fmt, ...)
 	return -1;
 }
 
-static int db_error(struct maildir_conn *c)
+int maildir_db_error(struct maildir_conn *c)
 {
-	return set_error(c, "database error: %s", sqlite3_errmsg(c->db));
+	return maildir_set_error(c, "database error: %s", sqlite3_errmsg(c->db));
 }
 
 #define MC(x) ((struct maildir_conn *)(void *)(x))
 #define MS(x) ((struct maildir_store *)(void *)(x))
 
-static sqlite3_stmt *prepare(struct maildir_conn *c, const char *sql)
+sqlite3_stmt *maildir_prepare(struct maildir_conn *c, const char *sql)
 {
 	sqlite3_stmt *st = NULL;
 	if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK) {
-		db_error(c);
+		maildir_db_error(c);
 		return NULL;
 	}
 	return st;
@@ -182,7 +194,7 @@ static sqlite3_stmt *cached(struct maildir_conn *c, enum maildir_stmt which)
 				       " a.localpart = ?1 ORDER BY a.id",
 	};
 	if (c->stmts[which] == NULL)
-		c->stmts[which] = prepare(c, sql[which]);
+		c->stmts[which] = maildir_prepare(c, sql[which]);
 	else
 		sqlite3_reset(c->stmts[which]);
 	return c->stmts[which];
@@ -317,14 +329,14 @@ static int64_t domain_id(struct maildir_conn *c, const char *domain)
 	int64_t id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
 	sqlite3_reset(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return db_error(c);
+		return maildir_db_error(c);
 	return id;
 }
 
 static int maildir_domain_add(struct store_conn *conn, const char *domain)
 {
 	struct maildir_conn *c = MC(conn);
-	sqlite3_stmt *st = prepare(c, "INSERT INTO domains(name, created) VALUES(?1, ?2)");
+	sqlite3_stmt *st = maildir_prepare(c, "INSERT INTO domains(name, created) VALUES(?1, ?2)");
 	if (st == NULL)
 		return -1;
 	bind_text(st, 1, domain);
@@ -332,9 +344,9 @@ static int maildir_domain_add(struct store_conn *conn, const char *domain)
 	int rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (rc == SQLITE_CONSTRAINT)
-		return set_error(c, "domain already exists");
+		return maildir_set_error(c, "domain already exists");
 	if (rc != SQLITE_DONE)
-		return db_error(c);
+		return maildir_db_error(c);
 	return 0;
 }
 
@@ -375,7 +387,7 @@ static int retire_account_dir(struct maildir_conn *c, const char *local, const c
 		return 0;
 	snprintf(dir, sizeof(dir), "%s/deleted/%s", s->data_dir, domain);
 	if (mkdir_p(dir, 0700) < 0)
-		return set_error(c, "%s: %s", dir, strerror(errno));
+		return maildir_set_error(c, "%s: %s", dir, strerror(errno));
 	long now = (long)time(NULL);
 	for (int n = 0; n < 1000; n++) {
 		if (n == 0)
@@ -386,9 +398,9 @@ static int retire_account_dir(struct maildir_conn *c, const char *local, const c
 		if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
 			return 0;
 		if (errno != EEXIST)
-			return set_error(c, "cannot move %s to %s: %s", from, to, strerror(errno));
+			return maildir_set_error(c, "cannot move %s to %s: %s", from, to, strerror(errno));
 	}
-	return set_error(c, "cannot find a free name under %s", dir);
+	return maildir_set_error(c, "cannot find a free name under %s", dir);
 }
 
 static int maildir_user_del(struct store_conn *conn, const char *local, const char *domain);
@@ -402,9 +414,9 @@ static int maildir_domain_del(struct store_conn *conn, const char *domain, bool 
 	if (id < 0)
 		return -1;
 	if (id == 0)
-		return set_error(c, "no such domain");
+		return maildir_set_error(c, "no such domain");
 	struct collect users = {0};
-	sqlite3_stmt *st = prepare(c, "SELECT localpart FROM accounts WHERE domain_id = ?1");
+	sqlite3_stmt *st = maildir_prepare(c, "SELECT localpart FROM accounts WHERE domain_id = ?1");
 	if (st == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, id);
@@ -414,7 +426,7 @@ static int maildir_domain_del(struct store_conn *conn, const char *domain, bool 
 	if (users.n > 0 && !force) {
 		size_t n = users.n;
 		collect_free(&users);
-		return set_error(c, "domain has %zu account(s); delete them first or use --force", n);
+		return maildir_set_error(c, "domain has %zu account(s); delete them first or use --force", n);
 	}
 	for (size_t i = 0; i < users.n; i++) {
 		if (maildir_user_del(conn, users.names[i], domain) < 0) {
@@ -424,13 +436,13 @@ static int maildir_domain_del(struct store_conn *conn, const char *domain, bool 
 	}
 	collect_free(&users);
 	if (maildir_db_exec(c->db, "BEGIN IMMEDIATE") < 0)
-		return db_error(c);
-	st = prepare(c, "DELETE FROM aliases WHERE domain_id = ?1");
+		return maildir_db_error(c);
+	st = maildir_prepare(c, "DELETE FROM aliases WHERE domain_id = ?1");
 	if (st != NULL) {
 		sqlite3_bind_int64(st, 1, id);
 		int rc = sqlite3_step(st);
 		sqlite3_finalize(st);
-		st = rc == SQLITE_DONE ? prepare(c, "DELETE FROM domains WHERE id = ?1") : NULL;
+		st = rc == SQLITE_DONE ? maildir_prepare(c, "DELETE FROM domains WHERE id = ?1") : NULL;
 	}
 	if (st == NULL) {
 		maildir_db_exec(c->db, "ROLLBACK");
@@ -440,7 +452,7 @@ static int maildir_domain_del(struct store_conn *conn, const char *domain, bool 
 	int rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE || maildir_db_exec(c->db, "COMMIT") < 0) {
-		db_error(c);
+		maildir_db_error(c);
 		maildir_db_exec(c->db, "ROLLBACK");
 		return -1;
 	}
@@ -450,7 +462,7 @@ static int maildir_domain_del(struct store_conn *conn, const char *domain, bool 
 static int maildir_domain_list(struct store_conn *conn, store_domain_cb *cb, void *ctx)
 {
 	struct maildir_conn *c = MC(conn);
-	sqlite3_stmt *st = prepare(
+	sqlite3_stmt *st = maildir_prepare(
 		c, "SELECT name, (SELECT count(*) FROM accounts a WHERE a.domain_id = d.id),"
 		   " (SELECT count(DISTINCT localpart) FROM aliases l WHERE l.domain_id = d.id)"
 		   " FROM domains d ORDER BY name");
@@ -466,7 +478,7 @@ static int maildir_domain_list(struct store_conn *conn, store_domain_cb *cb, voi
 		cb(ctx, &info);
 	}
 	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : db_error(c);
+	return rc == SQLITE_DONE ? 0 : maildir_db_error(c);
 }
 
 static int maildir_domain_exists(struct store_conn *conn, const char *domain)
@@ -478,7 +490,7 @@ static int maildir_domain_exists(struct store_conn *conn, const char *domain)
 static int maildir_domain_primary(struct store_conn *conn, char *out, size_t outlen)
 {
 	struct maildir_conn *c = MC(conn);
-	sqlite3_stmt *st = prepare(c, "SELECT name FROM domains ORDER BY id LIMIT 1");
+	sqlite3_stmt *st = maildir_prepare(c, "SELECT name FROM domains ORDER BY id LIMIT 1");
 	if (st == NULL)
 		return -1;
 	int rc = sqlite3_step(st);
@@ -487,7 +499,7 @@ static int maildir_domain_primary(struct store_conn *conn, char *out, size_t out
 		snprintf(out, outlen, "%s", (const char *)sqlite3_column_text(st, 0));
 		ret = 1;
 	} else if (rc != SQLITE_DONE) {
-		ret = db_error(c);
+		ret = maildir_db_error(c);
 	}
 	sqlite3_finalize(st);
 	return ret;
@@ -495,52 +507,19 @@ static int maildir_domain_primary(struct store_conn *conn, char *out, size_t out
 
 /* ----- accounts ----- */
 
-static int make_maildir(const char *path)
-{
-	char sub[PATH_MAX];
-	static const char *const parts[] = {"cur", "new", "tmp"};
-	if (mkdir_p(path, 0700) < 0)
-		return -1;
-	for (int i = 0; i < 3; i++) {
-		snprintf(sub, sizeof(sub), "%s/%s", path, parts[i]);
-		if (mkdir(sub, 0700) < 0 && errno != EEXIST)
-			return -1;
-	}
-	return 0;
-}
-
-static int create_mailbox_row(struct maildir_conn *c, int64_t account_id, const char *name,
-			      const char *special_use)
-{
-	sqlite3_stmt *st = prepare(c, "INSERT INTO mailboxes(account_id, name, uidvalidity,"
-				      " special_use) VALUES(?1, ?2, ?3, ?4)");
-	if (st == NULL)
-		return -1;
-	sqlite3_bind_int64(st, 1, account_id);
-	bind_text(st, 2, name);
-	/* UIDVALIDITY: seconds since the epoch fit the 32-bit field until
-	 * 2106 and never repeat for a re-created mailbox name. */
-	sqlite3_bind_int64(st, 3, (sqlite3_int64)(time(NULL) & 0xffffffff));
-	if (special_use != NULL)
-		bind_text(st, 4, special_use);
-	int rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : db_error(c);
-}
-
 static int maildir_user_add(struct store_conn *conn, const char *local, const char *domain,
 			    const char *password_hash, uint64_t quota_bytes)
 {
 	struct maildir_conn *c = MC(conn);
-	char path[PATH_MAX], sub[PATH_MAX];
+	char path[PATH_MAX];
 	if (maildir_db_exec(c->db, "BEGIN IMMEDIATE") < 0)
-		return db_error(c);
+		return maildir_db_error(c);
 	int64_t did = domain_id(c, domain);
 	if (did <= 0) {
 		maildir_db_exec(c->db, "ROLLBACK");
-		return did < 0 ? -1 : set_error(c, "no such domain");
+		return did < 0 ? -1 : maildir_set_error(c, "no such domain");
 	}
-	sqlite3_stmt *st = prepare(c, "INSERT INTO accounts(domain_id, localpart, password,"
+	sqlite3_stmt *st = maildir_prepare(c, "INSERT INTO accounts(domain_id, localpart, password,"
 				      " quota_bytes, created) VALUES(?1, ?2, ?3, ?4, ?5)");
 	if (st == NULL) {
 		maildir_db_exec(c->db, "ROLLBACK");
@@ -554,29 +533,18 @@ static int maildir_user_add(struct store_conn *conn, const char *local, const ch
 	int rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
-		int ret = rc == SQLITE_CONSTRAINT ? set_error(c, "already exists") : db_error(c);
+		int ret = rc == SQLITE_CONSTRAINT ? maildir_set_error(c, "already exists") : maildir_db_error(c);
 		maildir_db_exec(c->db, "ROLLBACK");
 		return ret;
 	}
 	int64_t aid = sqlite3_last_insert_rowid(c->db);
 	maildir_account_path(c->store, local, domain, path, sizeof(path));
-	int ret = create_mailbox_row(c, aid, "INBOX", NULL);
-	if (ret == 0 && make_maildir(path) < 0)
-		ret = set_error(c, "%s: %s", path, strerror(errno));
-	for (int i = 0; ret == 0 && maildir_default_folders[i][0] != NULL; i++) {
-		ret = create_mailbox_row(c, aid, maildir_default_folders[i][0],
-					 maildir_default_folders[i][1]);
-		snprintf(sub, sizeof(sub), "%s/.%s", path, maildir_default_folders[i][0]);
-		if (ret == 0 && make_maildir(sub) < 0)
-			ret = set_error(c, "%s: %s", sub, strerror(errno));
-		char marker[PATH_MAX];
-		snprintf(marker, sizeof(marker), "%s/maildirfolder", sub);
-		int fd = ret == 0 ? open(marker, O_WRONLY | O_CREAT | O_CLOEXEC, 0600) : -1;
-		if (fd >= 0)
-			close(fd);
-	}
+	int ret = maildir_mailbox_insert(c, aid, "INBOX", NULL, path);
+	for (int i = 0; ret == 0 && maildir_default_folders[i][0] != NULL; i++)
+		ret = maildir_mailbox_insert(c, aid, maildir_default_folders[i][0],
+					     maildir_default_folders[i][1], path);
 	if (ret == 0 && maildir_db_exec(c->db, "COMMIT") < 0)
-		ret = db_error(c);
+		ret = maildir_db_error(c);
 	if (ret < 0)
 		maildir_db_exec(c->db, "ROLLBACK");
 	return ret;
@@ -591,12 +559,12 @@ static int maildir_user_del(struct store_conn *conn, const char *local, const ch
 	if (found < 0)
 		return -1;
 	if (found == 0)
-		return set_error(c, "no such user");
+		return maildir_set_error(c, "no such user");
 	/* Mail first: if it cannot be moved aside, keep the account. */
 	char moved[PATH_MAX];
 	if (retire_account_dir(c, local, domain, moved, sizeof(moved)) < 0)
 		return -1;
-	sqlite3_stmt *st = prepare(c, "DELETE FROM accounts WHERE id = ?1");
+	sqlite3_stmt *st = maildir_prepare(c, "DELETE FROM accounts WHERE id = ?1");
 	int rc = SQLITE_ERROR;
 	if (st != NULL) {
 		sqlite3_bind_int64(st, 1, u.id);
@@ -604,7 +572,7 @@ static int maildir_user_del(struct store_conn *conn, const char *local, const ch
 		sqlite3_finalize(st);
 	}
 	if (rc != SQLITE_DONE) {
-		int ret = st != NULL ? db_error(c) : -1;
+		int ret = st != NULL ? maildir_db_error(c) : -1;
 		char back[PATH_MAX];
 		maildir_account_path(c->store, local, domain, back, sizeof(back));
 		if (moved[0] != '\0' && rename(moved, back) < 0)
@@ -636,7 +604,7 @@ static int maildir_user_list(struct store_conn *conn, const char *domain, store_
 			     void *ctx)
 {
 	struct maildir_conn *c = MC(conn);
-	sqlite3_stmt *st = prepare(c, "SELECT a.id, a.localpart, d.name, a.password, a.quota_bytes,"
+	sqlite3_stmt *st = maildir_prepare(c, "SELECT a.id, a.localpart, d.name, a.password, a.quota_bytes,"
 				      " a.send_as"
 				      " FROM accounts a JOIN domains d ON d.id = a.domain_id"
 				      " WHERE ?1 IS NULL OR d.name = ?1 ORDER BY d.name, a.localpart");
@@ -652,14 +620,14 @@ static int maildir_user_list(struct store_conn *conn, const char *domain, store_
 		explicit_bzero(u.password, sizeof(u.password));
 	}
 	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : db_error(c);
+	return rc == SQLITE_DONE ? 0 : maildir_db_error(c);
 }
 
 static int maildir_user_set_password(struct store_conn *conn, const char *local,
 				     const char *domain, const char *password_hash)
 {
 	struct maildir_conn *c = MC(conn);
-	sqlite3_stmt *st = prepare(c, "UPDATE accounts SET password = ?3 WHERE localpart = ?1 AND"
+	sqlite3_stmt *st = maildir_prepare(c, "UPDATE accounts SET password = ?3 WHERE localpart = ?1 AND"
 				      " domain_id = (SELECT id FROM domains WHERE name = ?2)");
 	if (st == NULL)
 		return -1;
@@ -669,9 +637,9 @@ static int maildir_user_set_password(struct store_conn *conn, const char *local,
 	int rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)
-		return db_error(c);
+		return maildir_db_error(c);
 	if (sqlite3_changes(c->db) == 0)
-		return set_error(c, "no such user");
+		return maildir_set_error(c, "no such user");
 	return 0;
 }
 
@@ -679,7 +647,7 @@ static int maildir_user_update(struct store_conn *conn, const char *local, const
 			       const struct store_user_change *ch)
 {
 	struct maildir_conn *c = MC(conn);
-	sqlite3_stmt *st = prepare(
+	sqlite3_stmt *st = maildir_prepare(
 		c, "UPDATE accounts SET password = coalesce(?3, password),"
 		   " quota_bytes = CASE WHEN ?4 < 0 THEN quota_bytes ELSE ?4 END,"
 		   " send_as = CASE WHEN ?5 < 0 THEN send_as ELSE ?5 END"
@@ -695,9 +663,9 @@ static int maildir_user_update(struct store_conn *conn, const char *local, const
 	int rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)
-		return db_error(c);
+		return maildir_db_error(c);
 	if (sqlite3_changes(c->db) == 0)
-		return set_error(c, "no such user");
+		return maildir_set_error(c, "no such user");
 	return 0;
 }
 
@@ -716,7 +684,7 @@ static int maildir_user_lookup(struct store_conn *conn, const char *local, const
 		fill_user(st, user_r);
 		ret = 1;
 	} else if (rc != SQLITE_DONE) {
-		ret = db_error(c);
+		ret = maildir_db_error(c);
 	}
 	sqlite3_reset(st);
 	return ret;
@@ -730,9 +698,9 @@ static int maildir_alias_add(struct store_conn *conn, const char *local, const c
 	struct maildir_conn *c = MC(conn);
 	int64_t did = domain_id(c, domain);
 	if (did <= 0)
-		return did < 0 ? -1 : set_error(c, "no such domain");
+		return did < 0 ? -1 : maildir_set_error(c, "no such domain");
 	sqlite3_stmt *st =
-		prepare(c, "INSERT INTO aliases(domain_id, localpart, target) VALUES(?1, ?2, ?3)");
+		maildir_prepare(c, "INSERT INTO aliases(domain_id, localpart, target) VALUES(?1, ?2, ?3)");
 	if (st == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, did);
@@ -741,15 +709,15 @@ static int maildir_alias_add(struct store_conn *conn, const char *local, const c
 	int rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (rc == SQLITE_CONSTRAINT)
-		return set_error(c, "alias already has target %s", target);
-	return rc == SQLITE_DONE ? 0 : db_error(c);
+		return maildir_set_error(c, "alias already has target %s", target);
+	return rc == SQLITE_DONE ? 0 : maildir_db_error(c);
 }
 
 static int maildir_alias_del(struct store_conn *conn, const char *local, const char *domain,
 			     const char *target)
 {
 	struct maildir_conn *c = MC(conn);
-	sqlite3_stmt *st = prepare(c, "DELETE FROM aliases WHERE localpart = ?1 AND domain_id ="
+	sqlite3_stmt *st = maildir_prepare(c, "DELETE FROM aliases WHERE localpart = ?1 AND domain_id ="
 				      " (SELECT id FROM domains WHERE name = ?2)"
 				      " AND (?3 IS NULL OR target = ?3)");
 	if (st == NULL)
@@ -761,9 +729,9 @@ static int maildir_alias_del(struct store_conn *conn, const char *local, const c
 	int rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)
-		return db_error(c);
+		return maildir_db_error(c);
 	if (sqlite3_changes(c->db) == 0)
-		return set_error(c, "no such alias");
+		return maildir_set_error(c, "no such alias");
 	return 0;
 }
 
@@ -771,7 +739,7 @@ static int maildir_alias_list(struct store_conn *conn, const char *domain, store
 			      void *ctx)
 {
 	struct maildir_conn *c = MC(conn);
-	sqlite3_stmt *st = prepare(c, "SELECT a.localpart, d.name, a.target FROM aliases a"
+	sqlite3_stmt *st = maildir_prepare(c, "SELECT a.localpart, d.name, a.target FROM aliases a"
 				      " JOIN domains d ON d.id = a.domain_id"
 				      " WHERE ?1 IS NULL OR d.name = ?1"
 				      " ORDER BY d.name, a.localpart, a.id");
@@ -789,7 +757,7 @@ static int maildir_alias_list(struct store_conn *conn, const char *domain, store
 		cb(ctx, &info);
 	}
 	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : db_error(c);
+	return rc == SQLITE_DONE ? 0 : maildir_db_error(c);
 }
 
 static int maildir_alias_targets(struct store_conn *conn, const char *local, const char *domain,
@@ -807,7 +775,7 @@ static int maildir_alias_targets(struct store_conn *conn, const char *local, con
 		cb(ctx, (const char *)sqlite3_column_text(st, 0));
 	}
 	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? found : db_error(c);
+	return rc == SQLITE_DONE ? found : maildir_db_error(c);
 }
 
 const struct store_backend store_backend_maildir = {
@@ -840,4 +808,24 @@ const struct store_backend store_backend_maildir = {
 	.msg_error = maildir_msg_error,
 	.msg_abort = maildir_msg_abort,
 	.msg_commit = maildir_msg_commit,
+	.set_change_hook = maildir_set_change_hook,
+	.mailbox_list = maildir_mailbox_list,
+	.mailbox_find = maildir_mailbox_find,
+	.mailbox_create = maildir_mailbox_create,
+	.mailbox_delete = maildir_mailbox_delete,
+	.mailbox_rename = maildir_mailbox_rename,
+	.mailbox_subscribe = maildir_mailbox_subscribe,
+	.subscriptions = maildir_subscriptions,
+	.mailbox_status = maildir_mailbox_status,
+	.mailbox_claim_recent = maildir_mailbox_claim_recent,
+	.messages = maildir_messages,
+	.expunged = maildir_expunged,
+	.flags_set = maildir_flags_set,
+	.changes_begin = maildir_changes_begin,
+	.changes_end = maildir_changes_end,
+	.expunge = maildir_expunge,
+	.copy = maildir_copy,
+	.message_open = maildir_message_open,
+	.cache_get = maildir_cache_get,
+	.cache_put = maildir_cache_put,
 };

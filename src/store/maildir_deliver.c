@@ -119,6 +119,7 @@ static void msg_free(struct maildir_msg *m)
 	free(m->remote);
 	free(m->sender);
 	free(m->auth_user);
+	free(m->append_keywords);
 	free(m);
 }
 
@@ -133,6 +134,8 @@ static void complete(struct maildir_msg *m, int result, int err_no, const char *
 		.result = result,
 		.disk_full = err_no == ENOSPC || err_no == EDQUOT,
 		.error = error,
+		.uid = result == 0 ? m->result_uid : 0,
+		.uidvalidity = result == 0 ? m->result_uidvalidity : 0,
 	};
 	m->cb(m->cb_ctx, &res);
 	msg_free(m);
@@ -159,6 +162,12 @@ void maildir_msg_commit(struct store_msg *msg, const struct store_envelope *env,
 	m->body_8bit = env->body_8bit;
 	m->auth_user = env->auth_user != NULL ? xstrdup(env->auth_user) : NULL;
 	snprintf(m->qid, sizeof(m->qid), "%s", env->qid != NULL ? env->qid : "");
+	m->append_mailbox = env->append_mailbox;
+	m->append_flags = env->append_flags;
+	m->append_keywords = env->append_keywords != NULL && env->append_keywords[0] != '\0'
+				     ? xstrdup(env->append_keywords)
+				     : NULL;
+	m->append_date = env->append_date;
 	/* The write happens here, on the caller's thread: it only copies into
 	 * the page cache. The committer does the slow part. */
 	flush_wbuf(m);
@@ -361,7 +370,8 @@ static int next_uid(struct maildir_store *s, int64_t mailbox_id, int64_t *uid, i
 }
 
 static int insert_message(struct maildir_store *s, int64_t mailbox_id, int64_t uid,
-			  const char *fname, uint64_t size, time_t date, int64_t modseq)
+			  const char *fname, uint64_t size, time_t date, int64_t modseq,
+			  uint32_t flags, const char *keywords)
 {
 	sqlite3_stmt *st = s->cq[CQ_INSERT];
 	sqlite3_bind_int64(st, 1, mailbox_id);
@@ -370,6 +380,11 @@ static int insert_message(struct maildir_store *s, int64_t mailbox_id, int64_t u
 	sqlite3_bind_int64(st, 4, (sqlite3_int64)size);
 	sqlite3_bind_int64(st, 5, (sqlite3_int64)date);
 	sqlite3_bind_int64(st, 6, modseq);
+	sqlite3_bind_int(st, 7, (int)flags);
+	if (keywords != NULL)
+		sqlite3_bind_text(st, 8, keywords, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st, 8);
 	return step_done(st);
 }
 
@@ -457,6 +472,38 @@ static int plan_message(struct maildir_store *s, struct batch *b, size_t msg, ti
 	struct maildir_msg *m = b->msgs[msg];
 	char fname[256], path[PATH_MAX];
 	snprintf(fname, sizeof(fname), "%s,S=%llu", m->name, (unsigned long long)m->size);
+	if (m->append_mailbox != 0) {
+		/* IMAP APPEND: one target mailbox, the client's flags and date. */
+		char mbox[PATH_MAX];
+		int f = maildir_mailbox_path(s->commit_db, s, m->append_mailbox, mbox, sizeof(mbox));
+		if (f <= 0) {
+			*why = f < 0 ? "index lookup failed" : "mailbox vanished";
+			return f < 0 ? db_errno(s) : ENOENT;
+		}
+		int64_t uid, modseq;
+		if (next_uid(s, m->append_mailbox, &uid, &modseq) < 0) {
+			*why = "UID assignment failed";
+			return db_errno(s);
+		}
+		if (insert_message(s, m->append_mailbox, uid, fname, m->size,
+				   m->append_date > 0 ? m->append_date : now, modseq, m->append_flags,
+				   m->append_keywords) < 0) {
+			*why = "index insert failed";
+			return db_errno(s);
+		}
+		snprintf(path, sizeof(path), "%s/new/%s", mbox, fname);
+		add_placement(b, msg, m->append_mailbox, uid, path);
+		m->result_uid = (uint32_t)uid;
+		sqlite3_stmt *uv = NULL;
+		if (sqlite3_prepare_v2(s->commit_db, "SELECT uidvalidity FROM mailboxes WHERE id = ?1",
+				       -1, &uv, NULL) == SQLITE_OK) {
+			sqlite3_bind_int64(uv, 1, m->append_mailbox);
+			if (sqlite3_step(uv) == SQLITE_ROW)
+				m->result_uidvalidity = (uint32_t)sqlite3_column_int64(uv, 0);
+		}
+		sqlite3_finalize(uv);
+		return 0;
+	}
 	for (size_t k = 0; k < m->naccounts; k++) {
 		struct inbox ib;
 		int found = find_inbox(s, m->accounts[k], &ib);
@@ -474,7 +521,7 @@ static int plan_message(struct maildir_store *s, struct batch *b, size_t msg, ti
 			*why = "UID assignment failed";
 			return db_errno(s);
 		}
-		if (insert_message(s, ib.mailbox_id, uid, fname, m->size, now, modseq) < 0) {
+		if (insert_message(s, ib.mailbox_id, uid, fname, m->size, now, modseq, 0, NULL) < 0) {
 			*why = "index insert failed";
 			return db_errno(s);
 		}
@@ -597,6 +644,19 @@ static void process_batch(struct maildir_store *s, struct batch *b)
 		log_error("store", NULL, "commit of %zu message(s) failed: %s: %s", b->n,
 			  fatal_why != NULL ? fatal_why : "?", strerror(fatal));
 
+	if (fatal == 0 && s->change_cb != NULL) {
+		/* New mail: wake IMAP sessions of each mailbox (once). */
+		for (size_t k = 0; k < b->npl; k++) {
+			struct placement *p = &b->pl[k];
+			if (!p->linked || p->mailbox_id == 0)
+				continue;
+			bool seen = false;
+			for (size_t j = 0; j < k && !seen; j++)
+				seen = b->pl[j].linked && b->pl[j].mailbox_id == p->mailbox_id;
+			if (!seen)
+				maildir_notify_change(s, p->mailbox_id);
+		}
+	}
 	s->batches++;
 	log_debug("store", NULL, "batch of %zu: content sync %lluus, links %lluus, commit+dirs %lluus",
 		  b->n, (unsigned long long)(t_data - t0), (unsigned long long)(t_link - t_data),
@@ -662,7 +722,8 @@ static const char *const commit_sql[CQ_COUNT] = {
 		    " highestmodseq = highestmodseq + 1 WHERE id = ?1"
 		    " RETURNING uidnext - 1, highestmodseq"),
 	[CQ_INSERT] = ("INSERT INTO messages(mailbox_id, uid, filename, size,"
-		       " internaldate, modseq) VALUES(?1, ?2, ?3, ?4, ?5, ?6)"),
+		       " internaldate, modseq, flags, keywords)"
+		       " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
 	[CQ_BEGIN] = "BEGIN IMMEDIATE",
 	[CQ_COMMIT] = "COMMIT",
 	[CQ_ROLLBACK] = "ROLLBACK",
@@ -912,6 +973,7 @@ static int index_orphans(sqlite3 *db, const char *data_dir, int64_t mailbox_id, 
 		sqlite3_bind_int64(q_insert, 4, (sqlite3_int64)st.st_size);
 		sqlite3_bind_int64(q_insert, 5, (sqlite3_int64)st.st_mtime);
 		sqlite3_bind_int64(q_insert, 6, modseq);
+		sqlite3_bind_int(q_insert, 7, 0);
 		if (sqlite3_step(q_insert) != SQLITE_DONE)
 			ret = -1;
 		else

@@ -60,6 +60,10 @@ struct maildir_store {
 
 	/* The syncer thread makes a batch's directory entries durable while
 	 * the committer commits the index transaction. */
+	/* Change notification (IMAP IDLE and friends). */
+	store_change_cb *change_cb;
+	void *change_ctx;
+
 	pthread_t syncer;
 	pthread_mutex_t sync_lock;
 	pthread_cond_t sync_cond;
@@ -83,6 +87,8 @@ struct maildir_conn {
 	sqlite3 *db;
 	sqlite3_stmt *stmts[STMT_COUNT];
 	char error[512];
+	bool in_changes;       /* store_changes_begin() transaction open */
+	uint64_t txn_modseq;   /* MODSEQ allocated for it, 0 = none yet */
 };
 
 struct maildir_msg {
@@ -104,6 +110,11 @@ struct maildir_msg {
 	bool smtputf8, body_8bit;
 	char *auth_user;
 	char qid[32];
+	int64_t append_mailbox;
+	uint32_t append_flags;
+	char *append_keywords;
+	int64_t append_date;
+	uint32_t result_uid, result_uidvalidity;
 	store_commit_cb *cb;
 	void *cb_ctx;
 	struct maildir_msg *next;
@@ -116,6 +127,59 @@ int maildir_db_exec(sqlite3 *db, const char *sql);
 void maildir_account_path(const struct maildir_store *s, const char *local, const char *domain,
 			  char *out, size_t outlen);
 extern const char *const maildir_default_folders[][2];
+
+/* Shared helpers (maildir_db.c). */
+int maildir_set_error(struct maildir_conn *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+int maildir_db_error(struct maildir_conn *c);
+sqlite3_stmt *maildir_prepare(struct maildir_conn *c, const char *sql);
+
+/* maildir_mailbox.c */
+/* Directory of a mailbox below the account root: "" for INBOX, else "."
+ * and the name with '/' as '.', and '.' '%' escaped as %2E %25. */
+void maildir_mailbox_dir(const char *name, char *out, size_t outlen);
+/* Insert a mailbox row (and its subscription) and create its Maildir;
+ * account_path is the account root. Inside the caller's transaction. */
+int maildir_mailbox_insert(struct maildir_conn *c, int64_t account_id, const char *name,
+			   const char *special_use, const char *account_path);
+/* Full path of a mailbox's directory, from its id. 1/0/-1. */
+int maildir_mailbox_path(sqlite3 *db, const struct maildir_store *s, int64_t mailbox_id,
+			 char *out, size_t outlen);
+int maildir_make_dir(const char *path, bool folder);
+void maildir_set_change_hook(struct store *store, store_change_cb *cb, void *ctx);
+void maildir_notify_change(struct maildir_store *s, int64_t mailbox_id);
+int maildir_mailbox_list(struct store_conn *c, int64_t account_id, store_mailbox_cb *cb,
+			 void *ctx);
+int maildir_mailbox_find(struct store_conn *c, int64_t account_id, const char *name,
+			 struct store_mailbox *mb_r);
+int maildir_mailbox_create(struct store_conn *c, int64_t account_id, const char *name,
+			   const char *special_use);
+int maildir_mailbox_delete(struct store_conn *c, int64_t account_id, const char *name);
+int maildir_mailbox_rename(struct store_conn *c, int64_t account_id, const char *from,
+			   const char *to);
+int maildir_mailbox_subscribe(struct store_conn *c, int64_t account_id, const char *name,
+			      bool subscribe);
+int maildir_subscriptions(struct store_conn *c, int64_t account_id, store_target_cb *cb,
+			  void *ctx);
+int maildir_mailbox_status(struct store_conn *c, int64_t mailbox_id,
+			   struct store_mailbox_status *st_r);
+int maildir_mailbox_claim_recent(struct store_conn *c, int64_t mailbox_id, uint32_t *seen_uid_r);
+int maildir_messages(struct store_conn *c, int64_t mailbox_id, uint64_t changed_since,
+		     store_message_cb *cb, void *ctx);
+int maildir_expunged(struct store_conn *c, int64_t mailbox_id, uint64_t since, store_uid_cb *cb,
+		     void *ctx);
+int maildir_flags_set(struct store_conn *c, int64_t mailbox_id, uint32_t uid, uint32_t flags,
+		      const char *keywords, uint64_t unchangedsince, uint64_t *modseq_r);
+int maildir_changes_begin(struct store_conn *c);
+int maildir_changes_end(struct store_conn *c, bool durable, int64_t mailbox_id);
+int maildir_expunge(struct store_conn *c, int64_t mailbox_id, const uint32_t *uids, size_t n);
+int maildir_copy(struct store_conn *c, int64_t src_mailbox, const uint32_t *uids, size_t n,
+		 int64_t dst_mailbox, bool move, uint32_t *new_uids_r);
+int maildir_message_open(struct store_conn *c, int64_t mailbox_id, const struct store_message *m,
+			 int *fd_r, uint64_t *size_r);
+int maildir_cache_get(struct store_conn *c, const char *file, const char *field, struct buf *out);
+int maildir_cache_put(struct store_conn *c, const char *file, const char *field,
+		      const void *data, size_t len);
 
 /* maildir_deliver.c */
 int maildir_msg_begin(struct store_conn *c, struct store_msg **msg_r);

@@ -177,3 +177,114 @@ void store_msg_commit(struct store_msg *msg, const int64_t *account_ids, size_t 
 	struct store_envelope env = {.sender = "", .accounts = account_ids, .naccounts = n};
 	B(msg)->msg_commit(msg, &env, cb, ctx);
 }
+
+void store_set_change_hook(struct store *store, store_change_cb *cb, void *ctx)
+{
+	B(store)->set_change_hook(store, cb, ctx);
+}
+
+int store_mailbox_list(struct store_conn *c, int64_t account_id, store_mailbox_cb *cb, void *ctx)
+{
+	return B(c)->mailbox_list(c, account_id, cb, ctx);
+}
+
+int store_mailbox_find(struct store_conn *c, int64_t account_id, const char *name,
+		       struct store_mailbox *mb_r)
+{
+	return B(c)->mailbox_find(c, account_id, name, mb_r);
+}
+
+int store_mailbox_create(struct store_conn *c, int64_t account_id, const char *name,
+			 const char *special_use)
+{
+	return B(c)->mailbox_create(c, account_id, name, special_use);
+}
+
+int store_mailbox_delete(struct store_conn *c, int64_t account_id, const char *name)
+{
+	return B(c)->mailbox_delete(c, account_id, name);
+}
+
+int store_mailbox_rename(struct store_conn *c, int64_t account_id, const char *from,
+			 const char *to)
+{
+	return B(c)->mailbox_rename(c, account_id, from, to);
+}
+
+int store_mailbox_subscribe(struct store_conn *c, int64_t account_id, const char *name,
+			    bool subscribe)
+{
+	return B(c)->mailbox_subscribe(c, account_id, name, subscribe);
+}
+
+int store_subscriptions(struct store_conn *c, int64_t account_id, store_target_cb *cb, void *ctx)
+{
+	return B(c)->subscriptions(c, account_id, cb, ctx);
+}
+
+int store_mailbox_status(struct store_conn *c, int64_t mailbox_id,
+			 struct store_mailbox_status *st_r)
+{
+	return B(c)->mailbox_status(c, mailbox_id, st_r);
+}
+
+int store_mailbox_claim_recent(struct store_conn *c, int64_t mailbox_id, uint32_t *seen_uid_r)
+{
+	return B(c)->mailbox_claim_recent(c, mailbox_id, seen_uid_r);
+}
+
+int store_messages(struct store_conn *c, int64_t mailbox_id, uint64_t changed_since,
+		   store_message_cb *cb, void *ctx)
+{
+	return B(c)->messages(c, mailbox_id, changed_since, cb, ctx);
+}
+
+int store_expunged(struct store_conn *c, int64_t mailbox_id, uint64_t since, store_uid_cb *cb,
+		   void *ctx)
+{
+	return B(c)->expunged(c, mailbox_id, since, cb, ctx);
+}
+
+int store_flags_set(struct store_conn *c, int64_t mailbox_id, uint32_t uid, uint32_t flags,
+		    const char *keywords, uint64_t unchangedsince, uint64_t *modseq_r)
+{
+	return B(c)->flags_set(c, mailbox_id, uid, flags, keywords, unchangedsince, modseq_r);
+}
+
+int store_changes_begin(struct store_conn *c)
+{
+	return B(c)->changes_begin(c);
+}
+
+int store_changes_end(struct store_conn *c, bool durable, int64_t mailbox_id)
+{
+	return B(c)->changes_end(c, durable, mailbox_id);
+}
+
+int store_expunge(struct store_conn *c, int64_t mailbox_id, const uint32_t *uids, size_t n)
+{
+	return B(c)->expunge(c, mailbox_id, uids, n);
+}
+
+int store_copy(struct store_conn *c, int64_t src_mailbox, const uint32_t *uids, size_t n,
+	       int64_t dst_mailbox, bool move, uint32_t *new_uids_r)
+{
+	return B(c)->copy(c, src_mailbox, uids, n, dst_mailbox, move, new_uids_r);
+}
+
+int store_message_open(struct store_conn *c, int64_t mailbox_id, const struct store_message *m,
+		       int *fd_r, uint64_t *size_r)
+{
+	return B(c)->message_open(c, mailbox_id, m, fd_r, size_r);
+}
+
+int store_cache_get(struct store_conn *c, const char *file, const char *field, struct buf *out)
+{
+	return B(c)->cache_get(c, file, field, out);
+}
+
+int store_cache_put(struct store_conn *c, const char *file, const char *field, const void *data,
+		    size_t len)
+{
+	return B(c)->cache_put(c, file, field, data, len);
+}

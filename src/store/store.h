@@ -22,6 +22,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "core/buf.h"
+
 struct config;
 struct store;
 struct store_conn;
@@ -74,6 +76,8 @@ struct store_commit_result {
 	int result;
 	bool disk_full;
 	const char *error;
+	uint32_t uid;         /* APPEND: the new message's UID */
+	uint32_t uidvalidity; /* APPEND: of the target mailbox */
 };
 typedef void store_commit_cb(void *ctx, const struct store_commit_result *res);
 
@@ -146,6 +150,11 @@ struct store_envelope {
 	bool body_8bit;
 	const char *auth_user;         /* submitting account, or NULL */
 	const char *qid;               /* queue id shown to the client */
+	/* IMAP APPEND: deliver into this mailbox instead (accounts unused). */
+	int64_t append_mailbox;        /* 0: not an APPEND */
+	uint32_t append_flags;         /* STORE_FLAG_* */
+	const char *append_keywords;   /* space-separated, or NULL */
+	int64_t append_date;           /* INTERNALDATE, seconds */
 };
 /* Hand the message to the committer; it takes ownership of msg. cb runs on
  * the committer thread exactly once. Local deliveries and the queue entry
@@ -155,6 +164,104 @@ void store_msg_commit_env(struct store_msg *msg, const struct store_envelope *en
 /* Local deliveries only (null sender). */
 void store_msg_commit(struct store_msg *msg, const int64_t *account_ids, size_t n,
 		      store_commit_cb *cb, void *ctx);
+
+/* ----- Mailboxes and messages (IMAP, POP3) ----- */
+
+#define STORE_FLAG_SEEN 0x01
+#define STORE_FLAG_ANSWERED 0x02
+#define STORE_FLAG_FLAGGED 0x04
+#define STORE_FLAG_DELETED 0x08
+#define STORE_FLAG_DRAFT 0x10
+
+#define STORE_MAILBOX_NAME_MAX 512
+
+struct store_mailbox {
+	int64_t id;
+	char name[STORE_MAILBOX_NAME_MAX]; /* UTF-8, '/' separates levels; "INBOX" */
+	uint32_t uidvalidity;
+	uint32_t uidnext;
+	uint64_t highestmodseq;
+	bool subscribed;
+	char special_use[32];              /* "\\Sent" ... or "" */
+};
+
+struct store_mailbox_status {
+	uint32_t messages;
+	uint32_t unseen;
+	uint32_t deleted;
+	uint64_t size;
+};
+
+/* One message of a mailbox, as listed by store_messages(); the strings are
+ * valid during the callback only. */
+struct store_message {
+	uint32_t uid;
+	uint32_t flags;        /* STORE_FLAG_* */
+	const char *keywords;  /* space-separated, "" for none */
+	uint64_t modseq;
+	uint64_t size;
+	int64_t internaldate;
+	const char *file;      /* the backend's key for the content (and cache) */
+};
+
+typedef void store_mailbox_cb(void *ctx, const struct store_mailbox *mb);
+typedef void store_message_cb(void *ctx, const struct store_message *m);
+typedef void store_uid_cb(void *ctx, uint32_t uid);
+/* Called after a change to a mailbox is committed (new, changed or expunged
+ * messages), from whichever thread made it. */
+typedef void store_change_cb(void *ctx, int64_t mailbox_id);
+
+void store_set_change_hook(struct store *store, store_change_cb *cb, void *ctx);
+
+int store_mailbox_list(struct store_conn *c, int64_t account_id, store_mailbox_cb *cb, void *ctx);
+int store_mailbox_find(struct store_conn *c, int64_t account_id, const char *name,
+		       struct store_mailbox *mb_r);
+/* Errors: "exists", "no such mailbox", "has children" ... in store_conn_error(). */
+int store_mailbox_create(struct store_conn *c, int64_t account_id, const char *name,
+			 const char *special_use);
+int store_mailbox_delete(struct store_conn *c, int64_t account_id, const char *name);
+/* Renaming INBOX moves its messages into a new mailbox; INBOX stays, empty. */
+int store_mailbox_rename(struct store_conn *c, int64_t account_id, const char *from,
+			 const char *to);
+int store_mailbox_subscribe(struct store_conn *c, int64_t account_id, const char *name,
+			    bool subscribe);
+/* Subscribed names, including names without a mailbox. */
+int store_subscriptions(struct store_conn *c, int64_t account_id, store_target_cb *cb, void *ctx);
+int store_mailbox_status(struct store_conn *c, int64_t mailbox_id,
+			 struct store_mailbox_status *st_r);
+/* IMAP4rev1 \Recent: returns the highest UID an earlier session already
+ * saw, and claims everything up to UIDNEXT-1 for the caller. */
+int store_mailbox_claim_recent(struct store_conn *c, int64_t mailbox_id, uint32_t *seen_uid_r);
+/* Messages in UID order; with changed_since > 0 only those whose MODSEQ is
+ * greater. */
+int store_messages(struct store_conn *c, int64_t mailbox_id, uint64_t changed_since,
+		   store_message_cb *cb, void *ctx);
+/* UIDs expunged with a MODSEQ greater than since (QRESYNC VANISHED). */
+int store_expunged(struct store_conn *c, int64_t mailbox_id, uint64_t since, store_uid_cb *cb,
+		   void *ctx);
+/* Set a message's flags and keywords if its MODSEQ is <= unchangedsince
+ * (0: always). Returns 1 (changed; *modseq_r new), 0 (not: *modseq_r the
+ * current one; or no such UID: *modseq_r 0), -1. Several calls between
+ * store_changes_begin() and store_changes_end() share one transaction. */
+int store_flags_set(struct store_conn *c, int64_t mailbox_id, uint32_t uid, uint32_t flags,
+		    const char *keywords, uint64_t unchangedsince, uint64_t *modseq_r);
+int store_changes_begin(struct store_conn *c);
+/* Commit; `durable` forces it to stable storage before returning. */
+int store_changes_end(struct store_conn *c, bool durable, int64_t mailbox_id);
+/* Remove messages (durably, before their files go). */
+int store_expunge(struct store_conn *c, int64_t mailbox_id, const uint32_t *uids, size_t n);
+/* Copy (or move) messages; new UIDs in new_uids_r (n entries, 0 for UIDs
+ * that were not found). Durable before it returns. */
+int store_copy(struct store_conn *c, int64_t src_mailbox, const uint32_t *uids, size_t n,
+	       int64_t dst_mailbox, bool move, uint32_t *new_uids_r);
+/* Open a message's content read-only. Returns an fd and its size. */
+int store_message_open(struct store_conn *c, int64_t mailbox_id, const struct store_message *m,
+		       int *fd_r, uint64_t *size_r);
+/* Parsed-structure cache keyed by the message file (shared by copies).
+ * get: 1 found (value in out), 0 not, -1. */
+int store_cache_get(struct store_conn *c, const char *file, const char *field, struct buf *out);
+int store_cache_put(struct store_conn *c, const char *file, const char *field, const void *data,
+		    size_t len);
 
 /* Backend table (for store implementations only). */
 struct store_backend {
@@ -198,6 +305,40 @@ struct store_backend {
 	void (*msg_abort)(struct store_msg *msg);
 	void (*msg_commit)(struct store_msg *msg, const struct store_envelope *env,
 			   store_commit_cb *cb, void *ctx);
+
+	void (*set_change_hook)(struct store *store, store_change_cb *cb, void *ctx);
+	int (*mailbox_list)(struct store_conn *c, int64_t account_id, store_mailbox_cb *cb,
+			    void *ctx);
+	int (*mailbox_find)(struct store_conn *c, int64_t account_id, const char *name,
+			    struct store_mailbox *mb_r);
+	int (*mailbox_create)(struct store_conn *c, int64_t account_id, const char *name,
+			      const char *special_use);
+	int (*mailbox_delete)(struct store_conn *c, int64_t account_id, const char *name);
+	int (*mailbox_rename)(struct store_conn *c, int64_t account_id, const char *from,
+			      const char *to);
+	int (*mailbox_subscribe)(struct store_conn *c, int64_t account_id, const char *name,
+				 bool subscribe);
+	int (*subscriptions)(struct store_conn *c, int64_t account_id, store_target_cb *cb,
+			     void *ctx);
+	int (*mailbox_status)(struct store_conn *c, int64_t mailbox_id,
+			      struct store_mailbox_status *st_r);
+	int (*mailbox_claim_recent)(struct store_conn *c, int64_t mailbox_id, uint32_t *seen_uid_r);
+	int (*messages)(struct store_conn *c, int64_t mailbox_id, uint64_t changed_since,
+			store_message_cb *cb, void *ctx);
+	int (*expunged)(struct store_conn *c, int64_t mailbox_id, uint64_t since, store_uid_cb *cb,
+			void *ctx);
+	int (*flags_set)(struct store_conn *c, int64_t mailbox_id, uint32_t uid, uint32_t flags,
+			 const char *keywords, uint64_t unchangedsince, uint64_t *modseq_r);
+	int (*changes_begin)(struct store_conn *c);
+	int (*changes_end)(struct store_conn *c, bool durable, int64_t mailbox_id);
+	int (*expunge)(struct store_conn *c, int64_t mailbox_id, const uint32_t *uids, size_t n);
+	int (*copy)(struct store_conn *c, int64_t src_mailbox, const uint32_t *uids, size_t n,
+		    int64_t dst_mailbox, bool move, uint32_t *new_uids_r);
+	int (*message_open)(struct store_conn *c, int64_t mailbox_id, const struct store_message *m,
+			    int *fd_r, uint64_t *size_r);
+	int (*cache_get)(struct store_conn *c, const char *file, const char *field, struct buf *out);
+	int (*cache_put)(struct store_conn *c, const char *file, const char *field, const void *data,
+			 size_t len);
 };
 
 /* Every backend object starts with this header so the dispatcher can find
