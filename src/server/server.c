@@ -26,6 +26,7 @@
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/util.h"
+#include "imap/imap_server.h"
 #include "smtp/smtp_server.h"
 #include "store/store.h"
 #include "tls/tls.h"
@@ -46,6 +47,7 @@ struct worker {
 	struct loop *loop;
 	struct store_conn *store;
 	struct smtp_env smtp;
+	struct imap_env imap;
 	struct listener listeners[MAX_LISTENERS];
 	unsigned nlisteners;
 	bool draining;
@@ -118,6 +120,10 @@ static void accept_cb(struct watcher *w, uint32_t events)
 		case LISTENER_SUBMISSIONS:
 			smtp_session_accept(&wk->smtp, fd, l->kind);
 			break;
+		case LISTENER_IMAP:
+		case LISTENER_IMAPS:
+			imap_session_accept(&wk->imap, fd, l->kind);
+			break;
 		default:
 			close(fd);
 			break;
@@ -129,14 +135,16 @@ static int worker_listen(struct worker *wk, const struct config *cfg, bool have_
 {
 	/* Protocols implemented so far; the others are configured but idle. */
 	static const enum listener_kind served[] = {LISTENER_SMTP, LISTENER_SUBMISSION,
-						    LISTENER_SUBMISSIONS};
+						    LISTENER_SUBMISSIONS, LISTENER_IMAP,
+						    LISTENER_IMAPS};
 	char *addrs = xstrdup(cfg->listen);
 	int ret = 0;
 	char *save = NULL;
 	for (char *a = strtok_r(addrs, ", ", &save); a != NULL; a = strtok_r(NULL, ", ", &save)) {
 		for (size_t k = 0; k < sizeof(served) / sizeof(served[0]); k++) {
 			unsigned port = cfg->ports[served[k]];
-			if (port == 0 || (served[k] == LISTENER_SUBMISSIONS && !have_tls))
+			bool needs_tls = served[k] == LISTENER_SUBMISSIONS || served[k] == LISTENER_IMAPS;
+			if (port == 0 || (needs_tls && !have_tls))
 				continue;
 			if (wk->nlisteners == MAX_LISTENERS) {
 				log_error("server", NULL, "too many listeners");
@@ -184,13 +192,46 @@ static void worker_begin_drain(void *arg)
 	wk->draining = true;
 	worker_close_listeners(wk);
 	smtp_env_drain(&wk->smtp, DRAIN_GRACE_MS);
+	imap_env_drain(&wk->imap, DRAIN_GRACE_MS);
 }
 
 static void worker_check_drained(void *arg)
 {
 	struct worker *wk = arg;
-	if (wk->draining && smtp_env_sessions(&wk->smtp) == 0)
+	if (wk->draining && smtp_env_sessions(&wk->smtp) == 0 && imap_env_sessions(&wk->imap) == 0)
 		loop_stop(wk->loop);
+}
+
+/* Change notifications from the store (any thread) reach every loop. */
+struct change_note {
+	struct worker *wk;
+	int64_t mailbox_id;
+};
+
+static void change_on_loop(void *arg)
+{
+	struct change_note *n = arg;
+	imap_env_mailbox_changed(&n->wk->imap, n->mailbox_id);
+	free(n);
+}
+
+struct change_hub {
+	struct worker *workers;
+	unsigned n;
+	atomic_bool ready;
+};
+
+static void change_hook(void *ctx, int64_t mailbox_id)
+{
+	struct change_hub *hub = ctx;
+	if (!atomic_load(&hub->ready))
+		return;
+	for (unsigned i = 0; i < hub->n; i++) {
+		struct change_note *note = xmalloc(sizeof(*note));
+		note->wk = &hub->workers[i];
+		note->mailbox_id = mailbox_id;
+		loop_post(hub->workers[i].loop, change_on_loop, note);
+	}
 }
 
 static void *worker_main(void *arg)
@@ -356,8 +397,17 @@ int server_run(const struct config *cfg)
 		wk->smtp.auth = auth;
 		wk->smtp.drained = worker_check_drained;
 		wk->smtp.drained_ctx = wk;
+		imap_env_init(&wk->imap, cfg, wk->loop, wk->store, &connections);
+		wk->imap.tls = tls;
+		wk->imap.auth = auth;
+		wk->imap.drained = worker_check_drained;
+		wk->imap.drained_ctx = wk;
 		loop_on_tick(wk->loop, worker_check_drained, wk);
 	}
+	struct change_hub hub = {.workers = workers, .n = n};
+	atomic_init(&hub.ready, status == 0);
+	if (store != NULL)
+		store_set_change_hook(store, change_hook, &hub);
 	struct signal_ctx sc = {.workers = workers, .nworkers = n, .cfg = cfg};
 	if (status == 0) {
 		int sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -374,6 +424,7 @@ int server_run(const struct config *cfg)
 		worker_main(&workers[0]);
 		for (unsigned i = 1; i < n; i++)
 			pthread_join(workers[i].thread, NULL);
+		atomic_store(&hub.ready, false);
 		if (sc.w.cb != NULL || sc.w.fd > 0)
 			close(sc.w.fd);
 	}
@@ -383,11 +434,13 @@ int server_run(const struct config *cfg)
 			continue;
 		worker_close_listeners(wk);
 		smtp_env_close_all(&wk->smtp);
+		imap_env_close_all(&wk->imap);
 		/* Run the deferred frees of the sessions just closed. */
 		loop_stop(wk->loop);
 		loop_run(wk->loop);
 	}
 	/* Auth workers may still post to the loops: stop them first. */
+	atomic_store(&hub.ready, false);
 	auth_service_free(&auth);
 	/* The committer finishes every queued commit before it stops. */
 	store_close(&store);

@@ -325,6 +325,8 @@ int maildir_mailbox_delete(struct store_conn *conn, int64_t account_id, const ch
 		rc = sqlite3_step(st);
 		sqlite3_finalize(st);
 	}
+	/* RFC 9051 6.3.5: DELETE does not unsubscribe; the subscription stays
+	 * (LSUB shows it \Noselect, LIST (SUBSCRIBED) \NonExistent). */
 	if (rc != SQLITE_DONE || exec_or_error(c, "COMMIT") < 0) {
 		int ret = maildir_db_error(c);
 		maildir_db_exec(c->db, "ROLLBACK");
@@ -453,6 +455,23 @@ int maildir_mailbox_rename(struct store_conn *conn, int64_t account_id, const ch
 		snprintf(b, sizeof(b), "%s/%s", root, list[i].new_dir);
 		if (rename(a, b) < 0 && errno != ENOENT)
 			ret = maildir_set_error(c, "rename %s: %s", a, strerror(errno));
+	}
+	if (ret == 0) {
+		/* Subscriptions follow the mailbox and its children. */
+		sqlite3_stmt *st = maildir_prepare(
+			c, "UPDATE OR REPLACE subscriptions SET name = ?3 || substr(name, length(?2) + 1)"
+			   " WHERE account_id = ?1 AND (name = ?2 OR"
+			   " substr(name, 1, length(?2) + 1) = ?2 || '/')");
+		if (st == NULL) {
+			ret = -1;
+		} else {
+			sqlite3_bind_int64(st, 1, account_id);
+			sqlite3_bind_text(st, 2, from, -1, SQLITE_TRANSIENT);
+			sqlite3_bind_text(st, 3, to, -1, SQLITE_TRANSIENT);
+			if (sqlite3_step(st) != SQLITE_DONE)
+				ret = maildir_db_error(c);
+			sqlite3_finalize(st);
+		}
 	}
 	if (ret == 0 && exec_or_error(c, "COMMIT") < 0)
 		ret = -1;
@@ -618,6 +637,16 @@ int maildir_changes_begin(struct store_conn *conn)
 	c->in_changes = true;
 	c->txn_modseq = 0;
 	return 0;
+}
+
+int maildir_read_begin(struct store_conn *conn)
+{
+	return exec_or_error(MC(conn), "BEGIN DEFERRED");
+}
+
+int maildir_read_end(struct store_conn *conn)
+{
+	return exec_or_error(MC(conn), "COMMIT");
 }
 
 int maildir_changes_end(struct store_conn *conn, bool durable, int64_t mailbox_id)

@@ -171,6 +171,8 @@ int maildir_expunged(struct store_conn *c, int64_t mailbox_id, uint64_t since, s
 int maildir_flags_set(struct store_conn *c, int64_t mailbox_id, uint32_t uid, uint32_t flags,
 		      const char *keywords, uint64_t unchangedsince, uint64_t *modseq_r);
 int maildir_changes_begin(struct store_conn *c);
+int maildir_read_begin(struct store_conn *c);
+int maildir_read_end(struct store_conn *c);
 int maildir_changes_end(struct store_conn *c, bool durable, int64_t mailbox_id);
 int maildir_expunge(struct store_conn *c, int64_t mailbox_id, const uint32_t *uids, size_t n);
 int maildir_copy(struct store_conn *c, int64_t src_mailbox, const uint32_t *uids, size_t n,

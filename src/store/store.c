@@ -256,6 +256,16 @@ int store_changes_begin(struct store_conn *c)
 	return B(c)->changes_begin(c);
 }
 
+int store_read_begin(struct store_conn *c)
+{
+	return B(c)->read_begin(c);
+}
+
+int store_read_end(struct store_conn *c)
+{
+	return B(c)->read_end(c);
+}
+
 int store_changes_end(struct store_conn *c, bool durable, int64_t mailbox_id)
 {
 	return B(c)->changes_end(c, durable, mailbox_id);

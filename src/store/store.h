@@ -246,6 +246,9 @@ int store_expunged(struct store_conn *c, int64_t mailbox_id, uint64_t since, sto
 int store_flags_set(struct store_conn *c, int64_t mailbox_id, uint32_t uid, uint32_t flags,
 		    const char *keywords, uint64_t unchangedsince, uint64_t *modseq_r);
 int store_changes_begin(struct store_conn *c);
+/* A consistent read snapshot across several queries (no writes). */
+int store_read_begin(struct store_conn *c);
+int store_read_end(struct store_conn *c);
 /* Commit; `durable` forces it to stable storage before returning. */
 int store_changes_end(struct store_conn *c, bool durable, int64_t mailbox_id);
 /* Remove messages (durably, before their files go). */
@@ -330,6 +333,8 @@ struct store_backend {
 	int (*flags_set)(struct store_conn *c, int64_t mailbox_id, uint32_t uid, uint32_t flags,
 			 const char *keywords, uint64_t unchangedsince, uint64_t *modseq_r);
 	int (*changes_begin)(struct store_conn *c);
+	int (*read_begin)(struct store_conn *c);
+	int (*read_end)(struct store_conn *c);
 	int (*changes_end)(struct store_conn *c, bool durable, int64_t mailbox_id);
 	int (*expunge)(struct store_conn *c, int64_t mailbox_id, const uint32_t *uids, size_t n);
 	int (*copy)(struct store_conn *c, int64_t src_mailbox, const uint32_t *uids, size_t n,
