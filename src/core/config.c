@@ -69,6 +69,12 @@ void config_free(struct config *cfg)
 	free(cfg->sync_method);
 	free(cfg->tls_cert);
 	free(cfg->tls_key);
+	for (size_t i = 0; i < cfg->tls_name_count; i++) {
+		free(cfg->tls_names[i].name);
+		free(cfg->tls_names[i].cert);
+		free(cfg->tls_names[i].key);
+	}
+	free(cfg->tls_names);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -213,6 +219,33 @@ static int config_ini_line(void *user, const char *section, const char *name, co
 		return 0;
 	if (name == NULL) /* a section header alone */
 		return 1;
+	if (strncmp(section, "tls ", 4) == 0 && section[4] != '\0') {
+		/* [tls mail.example.org]: a certificate for that name (SNI). */
+		struct config *cfg = ctx->cfg;
+		const char *host = section + 4;
+		struct config_tls_name *t = NULL;
+		for (size_t i = 0; i < cfg->tls_name_count; i++)
+			if (strcmp(cfg->tls_names[i].name, host) == 0)
+				t = &cfg->tls_names[i];
+		if (t == NULL) {
+			cfg->tls_names = xrealloc(cfg->tls_names,
+						  (cfg->tls_name_count + 1) * sizeof(*cfg->tls_names));
+			t = &cfg->tls_names[cfg->tls_name_count++];
+			t->name = xstrdup(host);
+			t->cert = xstrdup("");
+			t->key = xstrdup("");
+		}
+		char **field = strcmp(name, "cert") == 0 ? &t->cert : strcmp(name, "key") == 0 ? &t->key : NULL;
+		if (field == NULL) {
+			snprintf(ctx->error, sizeof(ctx->error), "%s:%d: unknown setting [%s] %s",
+				 ctx->path, lineno, section, name);
+			ctx->error_line = lineno;
+			return 0;
+		}
+		free(*field);
+		*field = xstrdup(value);
+		return 1;
+	}
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		if (strcmp(keys[i].section, section) == 0 && strcmp(keys[i].name, name) == 0)
 			return set_key(ctx, &keys[i], value, lineno) == 0 ? 1 : 0;
@@ -236,6 +269,9 @@ static const char *validate(struct config *cfg)
 		return "[store] sync_method must be \"auto\", \"syncfs\" or \"fsync\"";
 	if (strlen(cfg->recipient_delimiter) > 1)
 		return "[smtp] recipient_delimiter must be one character or empty";
+	for (size_t i = 0; i < cfg->tls_name_count; i++)
+		if (cfg->tls_names[i].cert[0] == '\0' || cfg->tls_names[i].key[0] == '\0')
+			return "every [tls NAME] section needs cert and key";
 	return NULL;
 }
 

@@ -64,6 +64,14 @@ struct config {
 	/* [tls] */
 	char *tls_cert;
 	char *tls_key;
+	/* [tls NAME] sections: a certificate for clients asking for NAME
+	 * (SNI); "*.example.org" matches one level of subdomain. */
+	struct config_tls_name {
+		char *name;
+		char *cert;
+		char *key;
+	} *tls_names;
+	size_t tls_name_count;
 };
 
 /* Defaults only (used by `init` and tests). */

@@ -246,7 +246,55 @@ struct signal_ctx {
 	struct worker *workers;
 	unsigned nworkers;
 	const struct config *cfg;
+	/* Certificates replaced by SIGHUP stay allocated until exit:
+	 * connections may still be using them. */
+	struct tls_server **retired;
+	size_t nretired;
+	struct tls_server *current;
 };
+
+static int load_tls(const struct config *cfg, struct tls_server **tls_r, const char **error_r);
+
+struct tls_swap {
+	struct worker *wk;
+	struct tls_server *tls;
+};
+
+static void tls_swap_on_loop(void *arg)
+{
+	struct tls_swap *sw = arg;
+	sw->wk->smtp.tls = sw->tls;
+	sw->wk->imap.tls = sw->tls;
+	free(sw);
+}
+
+/* SIGHUP: read the certificate files again (a renewed certificate takes
+ * effect for new connections; open ones keep theirs). The rest of the
+ * configuration needs a restart. */
+static void reload_tls(struct signal_ctx *sc)
+{
+	const char *error = "";
+	struct tls_server *fresh = NULL;
+	if (sc->current == NULL) {
+		log_info("server", NULL, "SIGHUP: no TLS configured; nothing to reload");
+		return;
+	}
+	if (load_tls(sc->cfg, &fresh, &error) < 0 || fresh == NULL) {
+		log_error("server", NULL, "SIGHUP: certificates not reloaded: %s",
+			  fresh == NULL ? "no certificate" : error);
+		return;
+	}
+	sc->retired = xrealloc(sc->retired, (sc->nretired + 1) * sizeof(*sc->retired));
+	sc->retired[sc->nretired++] = sc->current;
+	sc->current = fresh;
+	for (unsigned i = 0; i < sc->nworkers; i++) {
+		struct tls_swap *sw = xmalloc(sizeof(*sw));
+		sw->wk = &sc->workers[i];
+		sw->tls = fresh;
+		loop_post(sc->workers[i].loop, tls_swap_on_loop, sw);
+	}
+	log_info("server", NULL, "SIGHUP: TLS certificates reloaded");
+}
 
 static void signal_cb(struct watcher *w, uint32_t events)
 {
@@ -255,8 +303,7 @@ static void signal_cb(struct watcher *w, uint32_t events)
 	struct signalfd_siginfo si;
 	while (read(w->fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
-			log_info("server", NULL, "SIGHUP: configuration reload is not supported yet; "
-						 "restart to apply changes");
+			reload_tls(sc);
 			continue;
 		}
 		log_info("server", NULL, "%s: finishing transactions in flight, then exiting",
@@ -292,6 +339,25 @@ static int lock_data_dir(const struct config *cfg)
 	if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t)len, 0) < 0)
 		log_warn("server", NULL, "cannot write %s: %s", path, strerror(errno));
 	return fd;
+}
+
+/* The TLS contexts described by the configuration (default certificate
+ * and [tls NAME] certificates for SNI). */
+static int load_tls(const struct config *cfg, struct tls_server **tls_r, const char **error_r)
+{
+	*tls_r = NULL;
+	if (cfg->tls_cert[0] == '\0')
+		return 0;
+	if (tls_server_new(cfg->tls_cert, cfg->tls_key, tls_r, error_r) < 0)
+		return -1;
+	for (size_t i = 0; i < cfg->tls_name_count; i++) {
+		const struct config_tls_name *t = &cfg->tls_names[i];
+		if (tls_server_add_name(*tls_r, t->name, t->cert, t->key, error_r) < 0) {
+			tls_server_free(tls_r);
+			return -1;
+		}
+	}
+	return 0;
 }
 
 /* Become `user` (after the listeners are bound). Returns 0 or -1. */
@@ -337,13 +403,12 @@ int server_run(const struct config *cfg)
 
 	/* TLS: the key is read while we may still be root. */
 	struct tls_server *tls = NULL;
-	if (cfg->tls_cert[0] != '\0') {
-		if (tls_server_new(cfg->tls_cert, cfg->tls_key, &tls, &error) < 0) {
-			fprintf(stderr, "postane: TLS: %s\n", error);
-			close(lock_fd);
-			return 1;
-		}
-	} else {
+	if (load_tls(cfg, &tls, &error) < 0) {
+		fprintf(stderr, "postane: TLS: %s\n", error);
+		close(lock_fd);
+		return 1;
+	}
+	if (tls == NULL) {
 		log_warn("server", NULL, "no [tls] cert: STARTTLS and port 465 are disabled");
 	}
 
@@ -408,7 +473,7 @@ int server_run(const struct config *cfg)
 	atomic_init(&hub.ready, status == 0);
 	if (store != NULL)
 		store_set_change_hook(store, change_hook, &hub);
-	struct signal_ctx sc = {.workers = workers, .nworkers = n, .cfg = cfg};
+	struct signal_ctx sc = {.workers = workers, .nworkers = n, .cfg = cfg, .current = tls};
 	if (status == 0) {
 		int sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 		if (sfd < 0 || loop_watch(workers[0].loop, &sc.w, sfd, LOOP_READ, signal_cb, &sc) < 0) {
@@ -449,7 +514,10 @@ int server_run(const struct config *cfg)
 		loop_free(&workers[i].loop);
 	}
 	free(workers);
-	tls_server_free(&tls);
+	for (size_t i = 0; i < sc.nretired; i++)
+		tls_server_free(&sc.retired[i]);
+	free(sc.retired);
+	tls_server_free(&sc.current);
 	log_info("server", NULL, "postane stopped");
 	close(lock_fd);
 	return status;

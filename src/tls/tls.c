@@ -7,12 +7,20 @@
 #include <openssl/ssl.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/conn.h"
 #include "core/util.h"
 
-struct tls_server {
+struct tls_name_ctx {
+	char *name;
 	SSL_CTX *ctx;
+};
+
+struct tls_server {
+	SSL_CTX *ctx; /* default certificate */
+	struct tls_name_ctx *names;
+	size_t nnames;
 };
 
 /* Mozilla's "intermediate" TLS 1.2 suites: ECDHE/DHE with AEAD only. TLS
@@ -35,15 +43,13 @@ static const char *ssl_error(const char *what)
 	return buf;
 }
 
-int tls_server_new(const char *cert_path, const char *key_path, struct tls_server **server_r,
-		   const char **error_r)
+static SSL_CTX *make_ctx(const char *cert_path, const char *key_path, const char **error_r)
 {
 	static _Thread_local char err[600];
-	*server_r = NULL;
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
 	if (ctx == NULL) {
 		*error_r = ssl_error("cannot create TLS context");
-		return -1;
+		return NULL;
 	}
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 	SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION);
@@ -56,25 +62,77 @@ int tls_server_new(const char *cert_path, const char *key_path, struct tls_serve
 	if (SSL_CTX_set_cipher_list(ctx, TLS12_CIPHERS) != 1) {
 		*error_r = ssl_error("cannot set cipher list");
 		SSL_CTX_free(ctx);
-		return -1;
+		return NULL;
 	}
 	SSL_CTX_set_dh_auto(ctx, 1);
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert_path) != 1) {
 		snprintf(err, sizeof(err), "%s", ssl_error(cert_path));
 		*error_r = err;
 		SSL_CTX_free(ctx);
-		return -1;
+		return NULL;
 	}
 	if (SSL_CTX_use_PrivateKey_file(ctx, key_path, SSL_FILETYPE_PEM) != 1 ||
 	    SSL_CTX_check_private_key(ctx) != 1) {
 		snprintf(err, sizeof(err), "%s", ssl_error(key_path));
 		*error_r = err;
 		SSL_CTX_free(ctx);
-		return -1;
+		return NULL;
 	}
+	return ctx;
+}
+
+static bool name_matches(const char *pattern, const char *host)
+{
+	if (strncmp(pattern, "*.", 2) == 0) {
+		const char *dot = strchr(host, '.');
+		return dot != NULL && dot != host && strcasecmp(dot + 1, pattern + 2) == 0;
+	}
+	return strcasecmp(pattern, host) == 0;
+}
+
+/* SNI: move the connection to the context of the name it asked for;
+ * unknown names keep the default certificate. */
+static int servername_cb(SSL *ssl, int *alert, void *arg)
+{
+	(void)alert;
+	struct tls_server *srv = arg;
+	const char *host = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+	if (host == NULL)
+		return SSL_TLSEXT_ERR_NOACK;
+	for (size_t i = 0; i < srv->nnames; i++) {
+		if (name_matches(srv->names[i].name, host)) {
+			SSL_set_SSL_CTX(ssl, srv->names[i].ctx);
+			return SSL_TLSEXT_ERR_OK;
+		}
+	}
+	return SSL_TLSEXT_ERR_NOACK;
+}
+
+int tls_server_new(const char *cert_path, const char *key_path, struct tls_server **server_r,
+		   const char **error_r)
+{
+	*server_r = NULL;
+	SSL_CTX *ctx = make_ctx(cert_path, key_path, error_r);
+	if (ctx == NULL)
+		return -1;
 	struct tls_server *srv = xcalloc(1, sizeof(*srv));
 	srv->ctx = ctx;
+	SSL_CTX_set_tlsext_servername_callback(ctx, servername_cb);
+	SSL_CTX_set_tlsext_servername_arg(ctx, srv);
 	*server_r = srv;
+	return 0;
+}
+
+int tls_server_add_name(struct tls_server *srv, const char *name, const char *cert_path,
+			const char *key_path, const char **error_r)
+{
+	SSL_CTX *ctx = make_ctx(cert_path, key_path, error_r);
+	if (ctx == NULL)
+		return -1;
+	srv->names = xrealloc(srv->names, (srv->nnames + 1) * sizeof(*srv->names));
+	srv->names[srv->nnames].name = xstrdup(name);
+	srv->names[srv->nnames].ctx = ctx;
+	srv->nnames++;
 	return 0;
 }
 
@@ -82,6 +140,11 @@ void tls_server_free(struct tls_server **server)
 {
 	if (*server == NULL)
 		return;
+	for (size_t i = 0; i < (*server)->nnames; i++) {
+		SSL_CTX_free((*server)->names[i].ctx);
+		free((*server)->names[i].name);
+	}
+	free((*server)->names);
 	SSL_CTX_free((*server)->ctx);
 	free(*server);
 	*server = NULL;

@@ -17,6 +17,10 @@ struct tls_server;
 /* Returns 0, or -1 with a reason in *error_r (static storage). */
 int tls_server_new(const char *cert_path, const char *key_path, struct tls_server **server_r,
 		   const char **error_r);
+/* Add a certificate for clients that ask for `name` by SNI ("*.example.org"
+ * matches one level below example.org). Returns 0 or -1 with *error_r. */
+int tls_server_add_name(struct tls_server *server, const char *name, const char *cert_path,
+			const char *key_path, const char **error_r);
 /* Accepts NULL; sets *server to NULL. Connections already using it keep
  * working (OpenSSL reference-counts the context). */
 void tls_server_free(struct tls_server **server);
