@@ -1,6 +1,8 @@
 /* cli_admin.c - `postane domain|user|alias ...`: account administration
  * through the storage interface. Passwords come from standard input only. */
+#include <errno.h>
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +13,7 @@
 #include "cli/cli.h"
 #include "core/config.h"
 #include "core/util.h"
+#include "smtp/smtp_addr.h"
 #include "store/store.h"
 
 static const char domain_help[] =
@@ -23,10 +26,12 @@ static const char domain_help[] =
 	"moved to DATA/deleted/).\n";
 
 static const char user_help[] =
-	"usage: postane [-c FILE] user add ADDRESS [--quota BYTES]\n"
+	"usage: postane [-c FILE] user add ADDRESS [--quota BYTES] [--send-as MODE]\n"
+	"       postane [-c FILE] user set ADDRESS [--quota BYTES] [--send-as MODE]\n"
 	"       postane [-c FILE] user passwd ADDRESS\n"
 	"       postane [-c FILE] user del ADDRESS\n"
 	"       postane [-c FILE] user list [DOMAIN]\n"
+	"       postane [-c FILE] user import FILE [--domain DOMAIN] [--update]\n"
 	"\n"
 	"The password is read from standard input (one line; when standard input is\n"
 	"a terminal you are asked twice, without echo). It is never taken from the\n"
@@ -34,6 +39,18 @@ static const char user_help[] =
 	"and the folders Sent, Drafts, Junk, Trash and Archive; the domain's\n"
 	"postmaster@ address is pointed at the first account added to it.\n"
 	"`del` moves the account's mail to DATA/deleted/DOMAIN/ instead of erasing it.\n"
+	"\n"
+	"  --quota BYTES    storage limit of the account (0: none), for IMAP QUOTA\n"
+	"                   and APPEND\n"
+	"  --send-as MODE   which senders the account may use when it submits mail:\n"
+	"                   own (its address and address+tag), aliases (also every\n"
+	"                   alias that delivers to it; the default), any\n"
+	"\n"
+	"`import` reads a Dovecot passwd-file (user:{SCHEME}hash:...) and creates the\n"
+	"accounts with their existing hashes ({SHA512-CRYPT}, {SHA256-CRYPT},\n"
+	"{BLF-CRYPT}, {ARGON2ID}); each is re-hashed to argon2id at its next\n"
+	"successful login. Users without a domain get --domain. --update replaces\n"
+	"the password of accounts that exist already (otherwise they are skipped).\n"
 	"\n"
 	"Local parts may use letters, digits, '.', '-' and '_' (and UTF-8 letters).\n";
 
@@ -280,6 +297,121 @@ static void count_target(void *ctx, const char *target)
 	(*(unsigned *)ctx)++;
 }
 
+static int parse_send_as(const char *v, int *out)
+{
+	if (strcmp(v, "own") == 0)
+		*out = STORE_SEND_AS_OWN;
+	else if (strcmp(v, "aliases") == 0)
+		*out = STORE_SEND_AS_ALIASES;
+	else if (strcmp(v, "any") == 0)
+		*out = STORE_SEND_AS_ANY;
+	else
+		return -1;
+	return 0;
+}
+
+/* After user add: RFC 5321 4.5.1, every domain needs a working postmaster. */
+static void ensure_postmaster(struct store_conn *sc, const char *local, const char *domain)
+{
+	unsigned targets = 0;
+	struct store_user u;
+	int has_account = store_user_lookup(sc, "postmaster", domain, &u);
+	explicit_bzero(u.password, sizeof(u.password));
+	int has_alias = store_alias_targets(sc, "postmaster", domain, count_target, &targets);
+	if (has_account == 0 && has_alias == 0) {
+		char target[400];
+		snprintf(target, sizeof(target), "%s@%s", local, domain);
+		if (store_alias_add(sc, "postmaster", domain, target) == 0)
+			printf("postane: postmaster@%s now delivers to %s\n", domain, target);
+	}
+}
+
+/* One line of a Dovecot passwd-file: user:password:uid:gid:gecos:home:shell:extra */
+static int import_line(struct store_conn *sc, char *line, const char *default_domain, bool update,
+		       unsigned lineno, unsigned *added, unsigned *updated, unsigned *skipped)
+{
+	line[strcspn(line, "\r\n")] = '\0';
+	if (line[0] == '\0' || line[0] == '#')
+		return 0;
+	char *colon = strchr(line, ':');
+	if (colon == NULL)
+		return cli_error("user import: line %u: no password field", lineno);
+	*colon = '\0';
+	char *pw = colon + 1;
+	pw[strcspn(pw, ":")] = '\0';
+	char addr[400], local[130], domain[256];
+	const char *why;
+	if (strchr(line, '@') == NULL) {
+		if (default_domain == NULL)
+			return cli_error("user import: line %u: %s has no domain (use --domain)",
+					 lineno, line);
+		snprintf(addr, sizeof(addr), "%s@%s", line, default_domain);
+	} else {
+		snprintf(addr, sizeof(addr), "%s", line);
+	}
+	if (cli_parse_address(addr, false, local, sizeof(local), domain, sizeof(domain), &why) < 0)
+		return cli_error("user import: line %u: %s: %s", lineno, addr, why);
+	if (!password_scheme_known(pw))
+		return cli_error("user import: line %u: %s: unsupported password scheme", lineno, addr);
+	struct store_user u;
+	int exists = store_user_lookup(sc, local, domain, &u);
+	explicit_bzero(u.password, sizeof(u.password));
+	if (exists < 0)
+		return cli_error("user import: %s", store_conn_error(sc));
+	if (exists > 0) {
+		if (!update) {
+			(*skipped)++;
+			return 0;
+		}
+		if (store_user_set_password(sc, local, domain, pw) < 0)
+			return cli_error("user import: %s@%s: %s", local, domain, store_conn_error(sc));
+		(*updated)++;
+		return 0;
+	}
+	if (store_user_add(sc, local, domain, pw, 0) < 0)
+		return cli_error("user import: %s@%s: %s", local, domain, store_conn_error(sc));
+	ensure_postmaster(sc, local, domain);
+	(*added)++;
+	return 0;
+}
+
+static int user_import(const struct config *cfg, const char *path, const char *domain_arg,
+		       bool update)
+{
+	char domain[256];
+	const char *dom = NULL;
+	if (domain_arg != NULL) {
+		if (smtp_domain_normalize(domain_arg, domain, sizeof(domain)) < 0)
+			return cli_error("user import: %s: not a valid domain name", domain_arg);
+		dom = domain;
+	}
+	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+	if (f == NULL)
+		return cli_error("user import: %s: %s", path, strerror(errno));
+	struct store *store;
+	struct store_conn *sc;
+	if (cli_open_store(cfg, &store, &sc) != 0) {
+		if (f != stdin)
+			fclose(f);
+		return 1;
+	}
+	char line[2048];
+	unsigned lineno = 0, added = 0, updated = 0, skipped = 0;
+	int ret = 0;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		lineno++;
+		if (import_line(sc, line, dom, update, lineno, &added, &updated, &skipped) != 0)
+			ret = 1;
+		explicit_bzero(line, sizeof(line));
+	}
+	if (f != stdin)
+		fclose(f);
+	printf("postane: imported %u account(s), updated %u, skipped %u existing\n", added, updated,
+	       skipped);
+	cli_close_store(&store, &sc);
+	return ret;
+}
+
 int cli_user(const struct config *cfg, int argc, char **argv)
 {
 	if (want_help(argc, argv)) {
@@ -291,23 +423,41 @@ int cli_user(const struct config *cfg, int argc, char **argv)
 		return 2;
 	}
 	const char *sub = argv[1];
-	const char *addr_arg = NULL;
-	uint64_t quota = 0;
+	const char *addr_arg = NULL, *domain_opt = NULL;
+	int64_t quota = -1;
+	int send_as = -1;
+	bool update = false;
 	for (int i = 2; i < argc; i++) {
 		if (strcmp(argv[i], "--quota") == 0 && i + 1 < argc) {
-			if (parse_u64(argv[i + 1], strlen(argv[i + 1]), &quota) < 0)
+			uint64_t q;
+			if (parse_u64(argv[i + 1], strlen(argv[i + 1]), &q) < 0 || q > INT64_MAX)
 				return cli_error("user: --quota must be a number of bytes");
+			quota = (int64_t)q;
 			i++;
-		} else if (addr_arg == NULL) {
+		} else if (strcmp(argv[i], "--send-as") == 0 && i + 1 < argc) {
+			if (parse_send_as(argv[i + 1], &send_as) < 0)
+				return cli_error("user: --send-as must be own, aliases or any");
+			i++;
+		} else if (strcmp(argv[i], "--domain") == 0 && i + 1 < argc) {
+			domain_opt = argv[++i];
+		} else if (strcmp(argv[i], "--update") == 0) {
+			update = true;
+		} else if (addr_arg == NULL && (argv[i][0] != '-' || strcmp(argv[i], "-") == 0)) {
 			addr_arg = argv[i];
 		} else {
 			return cli_error("user: unexpected argument \"%s\"", argv[i]);
 		}
 	}
 	bool is_list = strcmp(sub, "list") == 0;
+	if (strcmp(sub, "import") == 0) {
+		if (addr_arg == NULL)
+			return cli_error("user import: FILE is required");
+		return user_import(cfg, addr_arg, domain_opt, update);
+	}
 	if (!is_list && strcmp(sub, "add") != 0 && strcmp(sub, "del") != 0 &&
-	    strcmp(sub, "passwd") != 0)
-		return cli_error("user: unknown subcommand \"%s\" (add, del, list, passwd)", sub);
+	    strcmp(sub, "passwd") != 0 && strcmp(sub, "set") != 0)
+		return cli_error("user: unknown subcommand \"%s\" (add, set, del, list, passwd, import)",
+				 sub);
 	char local[130] = "", domain[256] = "";
 	const char *why;
 	if (is_list) {
@@ -330,6 +480,8 @@ int cli_user(const struct config *cfg, int argc, char **argv)
 		return cli_error("user %s: local part may only use letters, digits, '.', '-', '_'"
 				 " (not '%c', not leading, trailing or doubled dots)",
 				 addr_arg, delim != 0 ? delim : '.');
+	if (strcmp(sub, "set") == 0 && quota < 0 && send_as < 0)
+		return cli_error("user set: nothing to change (--quota, --send-as)");
 
 	char hash[PASSWORD_HASH_MAX];
 	if (strcmp(sub, "add") == 0 || strcmp(sub, "passwd") == 0) {
@@ -345,25 +497,22 @@ int cli_user(const struct config *cfg, int argc, char **argv)
 		if (store_user_list(sc, domain[0] != '\0' ? domain : NULL, print_user, NULL) < 0)
 			ret = cli_error("user list: %s", store_conn_error(sc));
 	} else if (strcmp(sub, "add") == 0) {
-		if (store_user_add(sc, local, domain, hash, quota) < 0) {
+		if (store_user_add(sc, local, domain, hash, quota > 0 ? (uint64_t)quota : 0) < 0) {
 			ret = cli_error("user %s@%s: %s", local, domain, store_conn_error(sc));
 		} else {
 			printf("postane: user %s@%s added\n", local, domain);
-			/* RFC 5321 4.5.1: every domain needs a working postmaster. */
-			unsigned targets = 0;
-			struct store_user u;
-			int has_account = store_user_lookup(sc, "postmaster", domain, &u);
-			explicit_bzero(u.password, sizeof(u.password));
-			int has_alias = store_alias_targets(sc, "postmaster", domain, count_target,
-							    &targets);
-			if (has_account == 0 && has_alias == 0) {
-				char target[400];
-				snprintf(target, sizeof(target), "%s@%s", local, domain);
-				if (store_alias_add(sc, "postmaster", domain, target) == 0)
-					printf("postane: postmaster@%s now delivers to %s\n", domain,
-					       target);
+			if (send_as >= 0) {
+				struct store_user_change ch = {.quota_bytes = -1, .send_as = send_as};
+				store_user_update(sc, local, domain, &ch);
 			}
+			ensure_postmaster(sc, local, domain);
 		}
+	} else if (strcmp(sub, "set") == 0) {
+		struct store_user_change ch = {.quota_bytes = quota, .send_as = send_as};
+		if (store_user_update(sc, local, domain, &ch) < 0)
+			ret = cli_error("user %s@%s: %s", local, domain, store_conn_error(sc));
+		else
+			printf("postane: user %s@%s updated\n", local, domain);
 	} else if (strcmp(sub, "passwd") == 0) {
 		if (store_user_set_password(sc, local, domain, hash) < 0)
 			ret = cli_error("user %s@%s: %s", local, domain, store_conn_error(sc));
