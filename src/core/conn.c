@@ -132,6 +132,14 @@ int conn_flush(struct conn *c)
 	return 1;
 }
 
+void conn_trim(struct conn *c)
+{
+	if (c->in.len == 0 && c->in.cap > 0)
+		buf_free(&c->in);
+	if (c->out.len == 0 && c->out.cap > 0)
+		buf_free(&c->out);
+}
+
 unsigned conn_wanted_events(const struct conn *c, bool want_input)
 {
 	unsigned ev = 0;

@@ -62,6 +62,9 @@ size_t conn_fill(struct conn *c, size_t limit);
 /* Write buffered output. Returns 1 when `out` is empty, 0 when the socket
  * would block, -1 on error. */
 int conn_flush(struct conn *c);
+/* Give back buffer memory while nothing is buffered: an idle connection
+ * (IMAP IDLE) should cost almost nothing. */
+void conn_trim(struct conn *c);
 /* Queue bytes for output; -1 if the output buffer limit is hit. */
 int conn_write(struct conn *c, const void *data, size_t len);
 int conn_printf(struct conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

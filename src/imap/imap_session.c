@@ -539,6 +539,7 @@ void imap_update_watch(struct imap_session *s)
 		return;
 	}
 	bool want_input = !busy(s) && !s->conn.eof && s->conn.out.len <= IMAP_OUT_HIGH_WATER;
+	conn_trim(&s->conn);
 	if (loop_rewatch(s->env->loop, &s->w, conn_wanted_events(&s->conn, want_input)) < 0)
 		imap_session_release(s);
 }

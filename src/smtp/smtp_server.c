@@ -961,6 +961,7 @@ void smtp_update_watch(struct smtp_session *s)
 	}
 	bool want_input = !s->closing && !s->commit_pending && !s->auth_pending &&
 			  !s->starttls_pending && !s->conn.eof && s->conn.out.len <= OUT_HIGH_WATER;
+	conn_trim(&s->conn);
 	if (loop_rewatch(s->env->loop, &s->w, conn_wanted_events(&s->conn, want_input)) < 0)
 		smtp_session_release(s);
 }
