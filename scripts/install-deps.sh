@@ -3,10 +3,11 @@
 # tested, from Debian's packages only. Needs root (or sudo).
 set -eu
 PKGS="build-essential clang libclang-rt-14-dev pkg-config
-      libsqlite3-dev sqlite3 libargon2-dev libssl-dev openssl libidn2-dev libinih-dev
+      libsqlite3-dev sqlite3 zlib1g-dev libargon2-dev libssl-dev openssl libidn2-dev libinih-dev
       libcmocka-dev
       python3 python3-pytest python3-aiosmtpd
-      swaks mutt procps iproute2"
+      swaks mutt msmtp procps iproute2
+      isync fetchmail"
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then
 	SUDO="sudo"

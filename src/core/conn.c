@@ -4,6 +4,8 @@
 
 #include "core/loop.h"
 
+static int conn_flush_buffer(struct conn *c);
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -115,6 +117,19 @@ size_t conn_fill(struct conn *c, size_t limit)
 
 int conn_flush(struct conn *c)
 {
+	int ret = conn_flush_buffer(c);
+	if (ret == 1 && c->transport->flush != NULL) {
+		c->want_read = false;
+		ret = c->transport->flush(c);
+		if (ret < 0)
+			c->error = true;
+	}
+	c->held = ret == 0 && c->out.len == 0;
+	return ret;
+}
+
+static int conn_flush_buffer(struct conn *c)
+{
 	while (c->out.len > 0) {
 		c->want_read = false;
 		ssize_t n = c->transport->write(c, c->out.data, c->out.len);
@@ -140,12 +155,17 @@ void conn_trim(struct conn *c)
 		buf_free(&c->out);
 }
 
+bool conn_has_pending_output(const struct conn *c)
+{
+	return c->out.len > 0 || c->want_write || c->held;
+}
+
 unsigned conn_wanted_events(const struct conn *c, bool want_input)
 {
 	unsigned ev = 0;
 	if (want_input || c->want_read)
 		ev |= LOOP_READ;
-	if (c->out.len > 0 || c->want_write)
+	if (c->out.len > 0 || c->want_write || c->held)
 		ev |= LOOP_WRITE;
 	return ev;
 }

@@ -27,6 +27,9 @@ struct conn_transport {
 	 * handshake or renegotiation) sets want_write/want_read on the conn. */
 	ssize_t (*read)(struct conn *c, void *data, size_t len);
 	ssize_t (*write)(struct conn *c, const void *data, size_t len);
+	/* Push out bytes the transport still holds (a compressor's output).
+	 * 1 done, 0 would block, -1 error. NULL: nothing is ever held. */
+	int (*flush)(struct conn *c);
 	void (*close)(struct conn *c);
 };
 
@@ -40,6 +43,8 @@ struct conn {
 	bool error; /* read or write failed; the connection is dead */
 	bool want_write; /* the transport needs the socket writable to read */
 	bool want_read;  /* the transport needs the socket readable to write */
+	bool tls;        /* TLS is (or is being) negotiated on this connection */
+	bool held;       /* the transport still holds output (flush returned 0) */
 	struct sockaddr_storage peer;
 	char peer_ip[64];    /* numeric address, no port */
 	unsigned peer_port;
@@ -65,6 +70,7 @@ int conn_flush(struct conn *c);
 /* Give back buffer memory while nothing is buffered: an idle connection
  * (IMAP IDLE) should cost almost nothing. */
 void conn_trim(struct conn *c);
+bool conn_has_pending_output(const struct conn *c);
 /* Queue bytes for output; -1 if the output buffer limit is hit. */
 int conn_write(struct conn *c, const void *data, size_t len);
 int conn_printf(struct conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

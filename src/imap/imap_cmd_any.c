@@ -8,6 +8,7 @@
 
 #include "auth/auth.h"
 #include "auth/sasl.h"
+#include "core/conn_deflate.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "imap/imap_private.h"
@@ -309,7 +310,23 @@ static void cmd_idle(struct imap_session *s, const struct imap_command *cmd)
 	s->deadline = loop_now(s->env->loop) + IMAP_TIMEOUT_AUTH * 1000ull;
 }
 
+/* RFC 4978 */
+static void cmd_compress(struct imap_session *s, const struct imap_command *cmd)
+{
+	if (cmd->arg_count != 1 || !imap_arg_atom_equals(&cmd->args[0], "DEFLATE")) {
+		imap_tagged(s, cmd, "BAD", "Syntax: COMPRESS DEFLATE");
+		return;
+	}
+	if (conn_deflate_active(&s->conn)) {
+		imap_tagged(s, cmd, "NO", "[COMPRESSIONACTIVE] Compression already active");
+		return;
+	}
+	imap_tagged(s, cmd, "OK", "DEFLATE active");
+	s->compress_pending = true;
+}
+
 const struct imap_cmd_def imap_cmds_any[] = {
+	{"COMPRESS", cmd_compress, IMAP_CMD_AUTH},
 	{"CAPABILITY", cmd_capability, IMAP_CMD_NOT_AUTH | IMAP_CMD_AUTH},
 	{"NOOP", cmd_noop, IMAP_CMD_NOT_AUTH | IMAP_CMD_AUTH},
 	{"CHECK", cmd_noop, IMAP_CMD_SELECTED},

@@ -89,6 +89,7 @@ struct imap_session {
 	uint64_t deadline;
 	bool closing, dead, freed;
 	bool starttls_pending, tls_logged;
+	bool compress_pending;    /* COMPRESS OK queued: switch once sent */
 
 	/* Enabled by the client (RFC 5161 ENABLE) or implied. */
 	bool utf8;      /* UTF8=ACCEPT or IMAP4rev2: UTF-8 names and strings */

@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "auth/sasl.h"
+#include "core/conn_deflate.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "imap/imap_private.h"
@@ -79,7 +80,7 @@ unsigned imap_quote_flags(const struct imap_session *s)
 
 bool imap_conn_is_tls(const struct imap_session *s)
 {
-	return s->conn.transport != NULL && strcmp(s->conn.transport->name, "tls") == 0;
+	return s->conn.tls;
 }
 
 static bool peer_is_loopback(const struct imap_session *s)
@@ -109,8 +110,9 @@ void imap_capabilities(struct imap_session *s, struct buf *out)
 		   " NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN LIST-EXTENDED LIST-STATUS SPECIAL-USE"
 		   " CONDSTORE QRESYNC ESEARCH SEARCHRES SORT THREAD=REFERENCES"
 		   " THREAD=ORDEREDSUBJECT APPENDLIMIT=%llu QUOTA QUOTA=RES-STORAGE UTF8=ACCEPT"
-		   " BINARY STATUS=SIZE",
-		   (unsigned long long)s->env->cfg->max_message_size);
+		   " BINARY STATUS=SIZE%s",
+		   (unsigned long long)s->env->cfg->max_message_size,
+		   conn_deflate_active(&s->conn) ? "" : " COMPRESS=DEFLATE");
 }
 
 /* ----- mailbox names and flags ----- */
@@ -353,7 +355,7 @@ static uint64_t literal_limit(const struct imap_session *s, const char *name)
 static bool busy(const struct imap_session *s)
 {
 	return s->closing || s->cmd_async || s->areq != NULL || s->delayed || s->starttls_pending ||
-	       s->conn.error || s->freed;
+	       s->compress_pending || s->conn.error || s->freed;
 }
 
 static void idle_done(struct imap_session *s)
@@ -524,6 +526,13 @@ void imap_update_watch(struct imap_session *s)
 		}
 		if (fl == 1 && s->starttls_pending) {
 			starttls_switch(s);
+			continue;
+		}
+		if (fl == 1 && s->compress_pending) {
+			/* The OK went out uncompressed; everything after is. */
+			s->compress_pending = false;
+			if (conn_deflate_start(&s->conn) < 0)
+				s->closing = true;
 			continue;
 		}
 		if (fl == 1 && s->closing) {

@@ -20,7 +20,7 @@ bool smtp_is_submission(const struct smtp_session *s)
 
 static bool conn_is_tls(const struct smtp_session *s)
 {
-	return s->conn.transport != NULL && strcmp(s->conn.transport->name, "tls") == 0;
+	return s->conn.tls;
 }
 
 static bool peer_is_loopback(const struct smtp_session *s)

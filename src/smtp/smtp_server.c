@@ -156,7 +156,7 @@ static int txn_begin_message(struct smtp_session *s)
 		snprintf(iplit, sizeof(iplit), "[%s]", s->conn.peer_ip);
 	/* RFC 3848 / RFC 6531: ESMTP, ESMTPS (TLS), ESMTPA (AUTH), ESMTPSA. */
 	char proto[32];
-	bool tls = s->conn.transport != NULL && strcmp(s->conn.transport->name, "tls") == 0;
+	bool tls = s->conn.tls;
 	snprintf(proto, sizeof(proto), "%s%s%s",
 		 s->txn.smtputf8 ? "UTF8SMTP" : s->esmtp ? "ESMTP" : "SMTP",
 		 tls && (s->esmtp || s->txn.smtputf8) ? "S" : "",

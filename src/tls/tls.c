@@ -236,6 +236,7 @@ int tls_conn_start(struct conn *c, struct tls_server *server)
 	c->transport->close(c);
 	c->transport = &tls_transport;
 	c->transport_ctx = ssl;
+	c->tls = true;
 	return 0;
 }
 
