@@ -74,7 +74,8 @@ int password_verify(const char *password, size_t len, const char *encoded)
 	if (strlen(password) != len)
 		return 0; /* NUL inside: never a valid password */
 	if (strncmp(hash, "$argon2id$", 10) == 0)
-		return argon2id_verify(hash, password, len) == ARGON2_OK;
+		return (scheme[0] == '\0' || strcmp(scheme, "ARGON2ID") == 0) &&
+		       argon2id_verify(hash, password, len) == ARGON2_OK;
 	if (!crypt_scheme_ok(scheme, hash))
 		return 0;
 	struct crypt_data cd;

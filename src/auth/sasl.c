@@ -105,8 +105,8 @@ enum sasl_status sasl_step(struct sasl_server *s, const char *response, char *ch
 		return fail("invalid base64", error_r);
 	if (s->mech == SASL_MECH_PLAIN) {
 		/* PLAIN takes exactly one response (initial or after the
-		 * empty challenge); the step counter guards against more. */
-		if (s->step > 2)
+		 * empty challenge); once credentials are in, nothing more. */
+		if (s->step > 2 || s->authcid[0] != '\0')
 			return fail("unexpected response", error_r);
 		enum sasl_status st = plain_response(s, buf, (size_t)n, error_r);
 		explicit_bzero(buf, sizeof(buf));

@@ -204,6 +204,10 @@ static bool fetch_body_item(struct fetch_msg *fm, const struct imap_fetch_item *
 			*bad_r = "UNKNOWN-CTE";
 			return false;
 		}
+		if (r == IMAP_FETCH_BODY_FULL) {
+			*bad_r = "SERVERBUG";
+			return false;
+		}
 		buf_printf(out, "%zu", size);
 		return true;
 	}
@@ -216,6 +220,9 @@ static bool fetch_body_item(struct fetch_msg *fm, const struct imap_fetch_item *
 		ok = false;
 	} else if (r == IMAP_FETCH_BODY_UNKNOWN_CTE) {
 		*bad_r = "UNKNOWN-CTE";
+		ok = false;
+	} else if (r == IMAP_FETCH_BODY_FULL) {
+		*bad_r = "SERVERBUG";
 		ok = false;
 	} else if (r == IMAP_FETCH_BODY_NIL && !binary) {
 		/* A part that does not exist is empty (Dovecot sends "" too). */

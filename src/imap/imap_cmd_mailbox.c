@@ -15,6 +15,7 @@
 #include "imap/imap_private.h"
 #include "imap/imap_quote.h"
 #include "imap/imap_utf7.h"
+#include "smtp/smtp_data.h"
 
 /* ----- shared ----- */
 
@@ -923,7 +924,21 @@ static void cmd_append(struct imap_session *s, const struct imap_command *cmd)
 		imap_tagged(s, cmd, "NO", "[SERVERBUG] Cannot save message");
 		goto out;
 	}
-	store_msg_write(msg, data, len);
+	/* The one line-ending rule of the store (see smtp_data.h): bare CR
+	 * and LF become CRLF, so sizes and sections are exact for IMAP. */
+	struct smtp_data_decoder dec;
+	smtp_data_init(&dec, false);
+	char *norm = xmalloc(2 * 65536 + 8);
+	for (size_t off = 0; off < len;) {
+		size_t take = len - off < 65536 ? len - off : 65536, outlen;
+		size_t used = smtp_data_feed(&dec, data + off, take, norm, &outlen);
+		store_msg_write(msg, norm, outlen);
+		off += used;
+	}
+	size_t tail;
+	smtp_data_finish(&dec, norm, &tail);
+	store_msg_write(msg, norm, tail);
+	free(norm);
 	bool full;
 	if (store_msg_error(msg, &full) != NULL) {
 		store_msg_abort(&msg);

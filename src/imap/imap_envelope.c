@@ -25,8 +25,7 @@ enum {
 };
 
 static const char *const env_names[ENV_COUNT] = {
-	"date", "subject", "from", "sender", "reply-to",
-	"to", "cc", "bcc", "in-reply-to", "message-id",
+    "date", "subject", "from", "sender", "reply-to", "to", "cc", "bcc", "in-reply-to", "message-id",
 };
 
 static int field_index(const struct mime_header_field *f)

@@ -20,7 +20,10 @@ struct buf;
 #define IMAP_ENVELOPE_MAX_ADDRESSES 10000
 
 /* Append the parenthesised envelope of the header section that starts at
- * hdr (scanning stops at its end, so a whole message may be passed).
+ * hdr (scanning stops at its end, so a whole message may be passed). Only
+ * the header is read: a caller may pass just the first bytes of a message
+ * file, provided they hold the whole header (mime_header_size() of them is
+ * less than their length, or they are the whole file).
  * flags: IMAP_QUOTE_UTF8 or 0. Returns 0, or -1 if out would exceed its
  * maximum. */
 int imap_envelope_write(struct buf *out, const char *hdr, size_t len, unsigned flags);

@@ -27,13 +27,15 @@ enum imap_fetch_body_result imap_fetch_body(const struct mime_tree *tree, const 
 		enum imap_binary_status st = imap_section_binary(&res, tree, out, &size);
 		if (st == IMAP_BINARY_UNKNOWN_CTE)
 			ret = IMAP_FETCH_BODY_UNKNOWN_CTE;
+		else if (st == IMAP_BINARY_FULL)
+			ret = IMAP_FETCH_BODY_FULL;
 		if (size_r != NULL)
 			*size_r = size;
 	} else {
 		if (size_r != NULL)
 			*size_r = imap_section_result_size(&res);
-		if (out != NULL)
-			imap_section_result_write(&res, tree, out);
+		if (out != NULL && imap_section_result_write(&res, tree, out) < 0)
+			ret = IMAP_FETCH_BODY_FULL;
 	}
 	imap_section_result_free(&res);
 	imap_section_free(&sec);

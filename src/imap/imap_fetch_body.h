@@ -17,6 +17,7 @@ enum imap_fetch_body_result {
 	IMAP_FETCH_BODY_NIL,     /* no such part: the value is NIL / empty */
 	IMAP_FETCH_BODY_BAD,     /* the section text is invalid: BAD */
 	IMAP_FETCH_BODY_UNKNOWN_CTE, /* BINARY: NO [UNKNOWN-CTE] */
+	IMAP_FETCH_BODY_FULL,    /* the data would not fit the output: NO */
 };
 
 /* Append the section's data to out (or, with out NULL, only its size to

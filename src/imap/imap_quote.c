@@ -47,8 +47,7 @@ static int append_quoted(struct buf *out, const unsigned char *p, size_t len)
 static int append_literal(struct buf *out, const unsigned char *p, size_t len)
 {
 	size_t nuls = 0;
-	for (const unsigned char *q = p; (q = memchr(q, '\0', len - (size_t)(q - p))) != NULL;
-	     q++)
+	for (const unsigned char *q = p; (q = memchr(q, '\0', len - (size_t)(q - p))) != NULL; q++)
 		nuls++;
 	if (buf_printf(out, "{%zu}\r\n", len - nuls) < 0)
 		return -1;

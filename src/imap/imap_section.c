@@ -36,7 +36,7 @@ static void add_name(struct names *n, const char *p, size_t len)
 {
 	struct imap_section *sec = n->sec;
 	char *dst = sec->storage + n->used;
-	memcpy(dst, p, len);
+	memmove(dst, p, len); /* a quoted name is unescaped in place */
 	dst[len] = '\0';
 	sec->fields[sec->nfields].p = dst;
 	sec->fields[sec->nfields].len = len;
@@ -68,7 +68,6 @@ static size_t parse_list(const char *s, size_t len, size_t pos, struct imap_sect
 		}
 		char c = s[pos];
 		if (c == '"') {
-			size_t start = n.used;
 			char *dst = sec->storage + n.used;
 			size_t k = 0;
 			pos++;
@@ -78,7 +77,8 @@ static size_t parse_list(const char *s, size_t len, size_t pos, struct imap_sect
 					return 0;
 				}
 				if (s[pos] == '\\') {
-					if (pos + 1 >= len || (s[pos + 1] != '"' && s[pos + 1] != '\\')) {
+					if (pos + 1 >= len ||
+					    (s[pos + 1] != '"' && s[pos + 1] != '\\')) {
 						*error_r = "bad quoted string";
 						return 0;
 					}
@@ -91,7 +91,6 @@ static size_t parse_list(const char *s, size_t len, size_t pos, struct imap_sect
 				return 0;
 			}
 			pos++;
-			(void)start;
 			add_name(&n, dst, k);
 		} else if (c == '{') {
 			size_t p = pos + 1;
@@ -287,21 +286,32 @@ static const struct mime_part *find_part(const struct mime_tree *tree,
 					 const struct imap_section *sec)
 {
 	const struct mime_part *p = tree->root;
+	bool message = true; /* p is a message (the root or an embedded one) */
 	for (unsigned i = 0; i < sec->nparts && p != NULL; i++) {
 		unsigned n = sec->part[i];
-		bool more = i + 1 < sec->nparts;
-		bool container = (p->flags & MIME_PART_OVERFLOW) == 0;
-		if (container && (p->flags & MIME_PART_MULTIPART) != 0) {
+		if ((p->flags & MIME_PART_MULTIPART) != 0 && (p->flags & MIME_PART_OVERFLOW) == 0) {
 			const struct mime_part *c = p->children;
 			for (; c != NULL && n > 1; n--)
 				c = c->next;
 			p = c;
-		} else if (n != 1 || (more && (!container || (p->flags & MIME_PART_MESSAGE) == 0))) {
+			message = false;
+		} else if (n != 1 || !message) {
+			/* Only a message that is not multipart has a part 1
+			 * (its body); a leaf part has no subparts. */
 			p = NULL;
 		}
-		if (p != NULL && more && (p->flags & MIME_PART_MESSAGE) != 0 &&
-		    (p->flags & MIME_PART_OVERFLOW) == 0)
-			p = p->children;
+		if (p != NULL && i + 1 < sec->nparts) {
+			/* Going deeper: into a multipart's parts (next
+			 * round) or the message inside a message/rfc822. */
+			if ((p->flags & MIME_PART_MESSAGE) != 0 &&
+			    (p->flags & MIME_PART_OVERFLOW) == 0 && p->children != NULL) {
+				p = p->children;
+				message = true;
+			} else if ((p->flags & MIME_PART_MULTIPART) == 0 ||
+				   (p->flags & MIME_PART_OVERFLOW) != 0) {
+				p = NULL; /* a leaf has no subparts */
+			}
+		}
 	}
 	return p;
 }
@@ -403,8 +413,8 @@ size_t imap_section_result_size(const struct imap_section_result *res)
 	return n;
 }
 
-int imap_section_result_write(const struct imap_section_result *res,
-			      const struct mime_tree *tree, struct buf *out)
+int imap_section_result_write(const struct imap_section_result *res, const struct mime_tree *tree,
+			      struct buf *out)
 {
 	if (!res->fields)
 		return buf_append(out, tree->data + res->start, res->end - res->start);

@@ -22,13 +22,13 @@ struct mime_part;
 #define IMAP_SECTION_MAX_FIELDS 512 /* names in HEADER.FIELDS (...) */
 
 enum imap_section_kind {
-	IMAP_SECTION_FULL,       /* "" with no part number: the whole message */
-	IMAP_SECTION_BODY,       /* "1.2": the part's body */
-	IMAP_SECTION_HEADER,     /* [n.]HEADER */
-	IMAP_SECTION_FIELDS,     /* [n.]HEADER.FIELDS (list) */
+	IMAP_SECTION_FULL,	 /* "" with no part number: the whole message */
+	IMAP_SECTION_BODY,	 /* "1.2": the part's body */
+	IMAP_SECTION_HEADER,	 /* [n.]HEADER */
+	IMAP_SECTION_FIELDS,	 /* [n.]HEADER.FIELDS (list) */
 	IMAP_SECTION_FIELDS_NOT, /* [n.]HEADER.FIELDS.NOT (list) */
-	IMAP_SECTION_TEXT,       /* [n.]TEXT */
-	IMAP_SECTION_MIME,       /* n.MIME */
+	IMAP_SECTION_TEXT,	 /* [n.]TEXT */
+	IMAP_SECTION_MIME,	 /* n.MIME */
 };
 
 struct imap_section_name {
@@ -43,7 +43,7 @@ struct imap_section {
 	unsigned part[IMAP_SECTION_MAX_PARTS];
 	unsigned nfields;
 	struct imap_section_name *fields; /* HEADER.FIELDS[.NOT] names */
-	char *storage;                    /* private */
+	char *storage;			  /* private */
 };
 
 /* Parse `len` bytes of section text (between '[' and ']', e.g. "1.2.HEADER",
@@ -65,7 +65,7 @@ struct imap_range {
 
 struct imap_section_result {
 	const struct mime_part *part; /* the part the section resolved to */
-	bool decode; /* BINARY applies part->encoding (a leaf part's body) */
+	bool decode;		      /* BINARY applies part->encoding (a leaf part's body) */
 	/* FULL, BODY, HEADER, TEXT, MIME: one range. */
 	size_t start, end;
 	/* FIELDS / FIELDS_NOT: the selected header fields, each range without
@@ -85,13 +85,13 @@ void imap_section_result_free(struct imap_section_result *res);
 /* Number of bytes imap_section_result_write() appends. */
 size_t imap_section_result_size(const struct imap_section_result *res);
 /* Append the section's data. Returns 0 or -1 (out full). */
-int imap_section_result_write(const struct imap_section_result *res,
-			      const struct mime_tree *tree, struct buf *out);
+int imap_section_result_write(const struct imap_section_result *res, const struct mime_tree *tree,
+			      struct buf *out);
 
 enum imap_binary_status {
 	IMAP_BINARY_OK = 0,
 	IMAP_BINARY_UNKNOWN_CTE, /* NO [UNKNOWN-CTE] (RFC 3516 4.3) */
-	IMAP_BINARY_FULL,        /* out would exceed its maximum */
+	IMAP_BINARY_FULL,	 /* out would exceed its maximum */
 };
 
 /* BINARY[section]: append the content of a resolved BINARY section with its

@@ -49,7 +49,7 @@ void mime_address_list_free(struct mime_address_list *l)
 static void put(struct text *t, const char *p, size_t n)
 {
 	if (n > t->cap - t->used)
-		n = t->cap - t->used; /* cannot happen: see the header comment */
+		n = t->cap - t->used; /* never: strings never outgrow the input */
 	memcpy(t->base + t->used, p, n);
 	t->used += n;
 }
@@ -363,8 +363,8 @@ static void mailbox(struct ctx *c, size_t a, size_t b)
 			last = start;
 			last_end = i;
 		}
-		if (nchunks >= 2 && !at_before && !dot_before && s[last] != '@' &&
-		    s[last] != '.' && chunk_has_at(s, last, last_end)) {
+		if (nchunks >= 2 && !at_before && !dot_before && s[last] != '@' && s[last] != '.' &&
+		    chunk_has_at(s, last, last_end)) {
 			name = phrase(c, a, last);
 			addr_spec(c, last, b, &sp);
 		} else {
@@ -380,8 +380,7 @@ static void mailbox(struct ctx *c, size_t a, size_t b)
 	emit(c, &name, &route, &sp.local, missing_mailbox, &sp.domain, missing_domain);
 }
 
-void mime_address_parse(struct mime_address_list *l, const char *s, size_t len,
-			size_t max_entries)
+void mime_address_parse(struct mime_address_list *l, const char *s, size_t len, size_t max_entries)
 {
 	l->n = 0;
 	l->truncated = false;

@@ -39,7 +39,7 @@ struct mime_address {
 struct mime_address_list {
 	struct mime_address *v;
 	size_t n, cap;
-	bool truncated; /* more entries than the limit */
+	bool truncated;	 /* more entries than the limit */
 	struct buf text; /* private: backing store of the strings */
 };
 
@@ -51,7 +51,6 @@ void mime_address_list_free(struct mime_address_list *l);
  * (group markers count; 0 = unlimited). Strings point into the list and
  * stay valid until the next parse or free. Never fails: input that holds no
  * address yields an empty list. */
-void mime_address_parse(struct mime_address_list *l, const char *s, size_t len,
-			size_t max_entries);
+void mime_address_parse(struct mime_address_list *l, const char *s, size_t len, size_t max_entries);
 
 #endif

@@ -67,8 +67,7 @@ static int b64_value(unsigned char c)
 	return -1;
 }
 
-int mime_base64_decode(const void *in, size_t len, unsigned flags, struct buf *out,
-		       size_t *size_r)
+int mime_base64_decode(const void *in, size_t len, unsigned flags, struct buf *out, size_t *size_r)
 {
 	const unsigned char *p = in;
 	struct sink s = {.out = out};
@@ -126,7 +125,8 @@ int mime_qp_decode(const void *in, size_t len, unsigned flags, struct buf *out, 
 					i = j;
 					continue;
 				}
-				if (p[j] == '\n' || (p[j] == '\r' && j + 1 < len && p[j + 1] == '\n')) {
+				if (p[j] == '\n' ||
+				    (p[j] == '\r' && j + 1 < len && p[j + 1] == '\n')) {
 					i = j + (p[j] == '\r' ? 2 : 1);
 					continue;
 				}
@@ -149,7 +149,8 @@ int mime_qp_decode(const void *in, size_t len, unsigned flags, struct buf *out, 
 			size_t j = i;
 			while (j < len && (p[j] == ' ' || p[j] == '\t'))
 				j++;
-			if (j == len || p[j] == '\n' || (p[j] == '\r' && j + 1 < len && p[j + 1] == '\n')) {
+			if (j == len || p[j] == '\n' ||
+			    (p[j] == '\r' && j + 1 < len && p[j + 1] == '\n')) {
 				i = j;
 				continue;
 			}

@@ -15,13 +15,12 @@
 struct buf;
 
 #define MIME_DECODE_STRICT 0x01 /* malformed input: return -2 */
-#define MIME_DECODE_Q 0x02      /* RFC 2047 "Q": '_' is a space, no line rules */
+#define MIME_DECODE_Q 0x02	/* RFC 2047 "Q": '_' is a space, no line rules */
 
 /* Return 0 on success with *size_r (may be NULL) increased by the number of
  * decoded bytes; -1 if out would exceed its maximum; -2 on malformed input
  * with MIME_DECODE_STRICT. out may be NULL to count only. */
-int mime_base64_decode(const void *in, size_t len, unsigned flags, struct buf *out,
-		       size_t *size_r);
+int mime_base64_decode(const void *in, size_t len, unsigned flags, struct buf *out, size_t *size_r);
 int mime_qp_decode(const void *in, size_t len, unsigned flags, struct buf *out, size_t *size_r);
 
 /* Value of a hex digit, or -1. */

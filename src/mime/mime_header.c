@@ -173,14 +173,14 @@ int mime_header_unfold(const char *value, size_t len, struct buf *out)
 {
 	size_t i = 0;
 	/* Leading blanks, including a value that starts on the next line. */
-	while (i < len && (value[i] == ' ' || value[i] == '\t' || value[i] == '\r' ||
-			   value[i] == '\n'))
+	while (i < len &&
+	       (value[i] == ' ' || value[i] == '\t' || value[i] == '\r' || value[i] == '\n'))
 		i++;
 	while (i < len) {
 		/* Copy up to the next line break, which is then dropped. */
 		size_t j = i;
-		while (j < len && value[j] != '\n' && !(value[j] == '\r' && j + 1 < len &&
-							 value[j + 1] == '\n'))
+		while (j < len && value[j] != '\n' &&
+		       !(value[j] == '\r' && j + 1 < len && value[j + 1] == '\n'))
 			j++;
 		if (j > i && buf_append(out, value + i, j - i) < 0)
 			return -1;

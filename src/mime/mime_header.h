@@ -27,11 +27,11 @@ struct mime_header_field {
 	size_t name_len;
 	const char *value; /* raw value after ':' up to the final line end */
 	size_t value_len;
-	size_t start;    /* offset of the field's first byte */
+	size_t start;	 /* offset of the field's first byte */
 	size_t line_end; /* offset of the final CRLF/LF (== end if none) */
-	size_t end;      /* offset just past the final line end */
-	bool has_colon;  /* false: a junk line; name is the whole line */
-	bool truncated;  /* value_len was cut to max_field_len */
+	size_t end;	 /* offset just past the final line end */
+	bool has_colon;	 /* false: a junk line; name is the whole line */
+	bool truncated;	 /* value_len was cut to max_field_len */
 };
 
 struct mime_header_iter {

@@ -152,7 +152,7 @@ static size_t skip_to_semicolon(const char *s, size_t len, size_t pos)
 }
 
 struct seg {
-	size_t param;    /* index in the unmerged list */
+	size_t param;	 /* index in the unmerged list */
 	size_t base_len; /* name up to the first '*' */
 	unsigned idx;
 	bool ext;

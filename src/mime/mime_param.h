@@ -28,7 +28,7 @@ struct mime_param_list {
 	struct buf text;
 	struct mime_param_ref *v;
 	size_t n, cap;
-	size_t max;     /* parameters kept (0 = unlimited) */
+	size_t max;	/* parameters kept (0 = unlimited) */
 	bool truncated; /* more than max were present */
 };
 

@@ -28,7 +28,7 @@ struct mime_arena_block {
 
 enum fstate {
 	F_HEADER,   /* reading the part's header */
-	F_BODY,     /* leaf body */
+	F_BODY,	    /* leaf body */
 	F_MULTI,    /* multipart body outside any child: preamble, or skipping */
 	F_EPILOGUE, /* multipart body after its close delimiter */
 	F_MESSAGE,  /* message/rfc822 body: the embedded message is above */
@@ -47,7 +47,7 @@ struct bnd {
 
 struct link {
 	unsigned parent, first, last, next; /* part indexes; UINT32_MAX = none */
-	size_t nl_body; /* LF characters before body_start */
+	size_t nl_body;			    /* LF characters before body_start */
 };
 
 #define NONE UINT32_MAX
@@ -364,10 +364,12 @@ static enum kind interpret_header(struct parser *p, unsigned i)
 	else
 		memset(val, 0, sizeof(val)); /* RFC 2045 4: Content-* not in effect */
 
-	bool typed = val[CF_TYPE] != NULL && parse_content_type(p, part, val[CF_TYPE], vlen[CF_TYPE]);
+	bool typed =
+	    val[CF_TYPE] != NULL && parse_content_type(p, part, val[CF_TYPE], vlen[CF_TYPE]);
 	enum kind kind = K_LEAF;
 	if (typed && mime_str_is(part->type, "multipart")) {
-		const struct mime_param *b = mime_param_get(part->params, part->nparams, "boundary");
+		const struct mime_param *b =
+		    mime_param_get(part->params, part->nparams, "boundary");
 		if (b != NULL && b->value.len > 0) {
 			part->boundary = b->value;
 			kind = K_MULTIPART;
@@ -535,14 +537,14 @@ static int match_boundary(const struct parser *p, size_t L, size_t line_len, boo
 		}
 	}
 	if (best >= 0)
-		*close_r = rlen >= best_len + 2 && rest[best_len] == '-' && rest[best_len + 1] == '-';
+		*close_r =
+		    rlen >= best_len + 2 && rest[best_len] == '-' && rest[best_len + 1] == '-';
 	return best;
 }
 
 /* A boundary line [L, next) of p->bnd[k] was found (nl counts the LF
  * characters before L). */
-static void on_boundary(struct parser *p, int k, bool is_close, size_t L, size_t next,
-			bool had_lf)
+static void on_boundary(struct parser *p, int k, bool is_close, size_t L, size_t next, bool had_lf)
 {
 	size_t D = L;
 	if (L > 0 && p->d[L - 1] == '\n') {

@@ -28,15 +28,21 @@
  * skipped (their bytes stay in the parent's body) and message parts become
  * overflow leaves; tree->truncated says so. Only the first max_header_size
  * bytes of each header are interpreted (the header's extent is still
- * exact). */
+ * exact).
+ *
+ * Sizes and line counts are those of the bytes as stored. Messages stored
+ * with CRLF (as postane's SMTP side stores them) need nothing more; for a
+ * message with bare LF line ends, an IMAP server that sends CRLF must add
+ * the number of bare LFs in a range to its size (Dovecot reports such
+ * "virtual" sizes). */
 #ifndef POSTANE_MIME_PARSER_H
 #define POSTANE_MIME_PARSER_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
-/* A string of the parsed tree; p == NULL means absent. Not NUL-terminated
- * in general. */
+/* A string of the parsed tree; p == NULL means absent. Always followed by
+ * a NUL byte, but it may hold NUL bytes itself: use len. */
 struct mime_str {
 	const char *p;
 	size_t len;
@@ -56,20 +62,20 @@ enum mime_cte {
 };
 
 #define MIME_PART_MULTIPART 0x01 /* children separated by boundaries */
-#define MIME_PART_MESSAGE 0x02   /* message/rfc822|global: one child */
-#define MIME_PART_TEXT 0x04      /* media type "text" (BODYSTRUCTURE lines) */
-#define MIME_PART_IS_MIME 0x08   /* Content-* headers apply (RFC 2045 4) */
-#define MIME_PART_OVERFLOW 0x10  /* a multipart/message left opaque by a limit */
-#define MIME_PART_NO_BLANK 0x20  /* the header did not end with an empty line */
-#define MIME_PART_DIGEST 0x40    /* multipart/digest: children default message/rfc822 */
+#define MIME_PART_MESSAGE 0x02	 /* message/rfc822|global: one child */
+#define MIME_PART_TEXT 0x04	 /* media type "text" (BODYSTRUCTURE lines) */
+#define MIME_PART_IS_MIME 0x08	 /* Content-* headers apply (RFC 2045 4) */
+#define MIME_PART_OVERFLOW 0x10	 /* a multipart/message left opaque by a limit */
+#define MIME_PART_NO_BLANK 0x20	 /* the header did not end with an empty line */
+#define MIME_PART_DIGEST 0x40	 /* multipart/digest: children default message/rfc822 */
 
 struct mime_part {
 	struct mime_part *parent, *children, *next;
 	unsigned nchildren;
-	unsigned depth;  /* root 0; each multipart or message level adds 1 */
+	unsigned depth;	 /* root 0; each multipart or message level adds 1 */
 	unsigned number; /* 1-based position among its siblings (0 for a root
 			    or an embedded message) */
-	unsigned flags;  /* MIME_PART_* */
+	unsigned flags;	 /* MIME_PART_* */
 
 	/* Offsets into the message: the header is [hdr_start, hdr_end) and
 	 * includes its terminating empty line; the body is [body_start,
@@ -86,7 +92,7 @@ struct mime_part {
 	unsigned nparams;
 	struct mime_str boundary; /* multipart only */
 
-	struct mime_str cte;    /* Content-Transfer-Encoding token as written */
+	struct mime_str cte;	/* Content-Transfer-Encoding token as written */
 	enum mime_cte encoding; /* MIME_CTE_7BIT when absent or invalid */
 	struct mime_str id, description, md5, location; /* unfolded values */
 	struct mime_str disposition;
@@ -97,8 +103,8 @@ struct mime_part {
 };
 
 struct mime_limits {
-	unsigned max_depth;     /* e.g. 50 */
-	unsigned max_parts;     /* e.g. 10000; at least 1 */
+	unsigned max_depth;	/* e.g. 50 */
+	unsigned max_parts;	/* e.g. 10000; at least 1 */
 	size_t max_header_size; /* bytes of each header interpreted, e.g. 256 KiB */
 };
 
@@ -111,10 +117,10 @@ struct mime_arena_block;
 struct mime_tree {
 	const char *data; /* the caller's message; must outlive the tree */
 	size_t len;
-	struct mime_part *root; /* == &parts[0] */
+	struct mime_part *root;	 /* == &parts[0] */
 	struct mime_part *parts; /* all parts in document (pre-)order */
 	unsigned nparts;
-	bool truncated; /* some limit was reached */
+	bool truncated;			/* some limit was reached */
 	struct mime_arena_block *arena; /* private: strings and arrays */
 };
 

@@ -12,7 +12,6 @@
 #include "core/buf.h"
 #include "core/utf8.h"
 #include "mime/mime_decode.h"
-#include "mime/mime_header.h"
 
 #define CHARSET_NAME_MAX 64
 
@@ -51,25 +50,25 @@ static int charset_lookup(const char *cs, size_t len, char name[CHARSET_NAME_MAX
 		const char *name;
 		enum charset_kind kind;
 	} table[] = {
-		{"utf-8", NULL, CS_UTF8},
-		{"utf8", NULL, CS_UTF8},
-		{"us-ascii", NULL, CS_ASCII},
-		{"ascii", NULL, CS_ASCII},
-		{"ansi_x3.4-1968", NULL, CS_ASCII},
-		{"iso646-us", NULL, CS_ASCII},
-		{"iso-8859-1", NULL, CS_LATIN1},
-		{"iso8859-1", NULL, CS_LATIN1},
-		{"iso_8859-1", NULL, CS_LATIN1},
-		{"latin1", NULL, CS_LATIN1},
-		{"l1", NULL, CS_LATIN1},
-		/* Labels real mail uses that glibc spells differently. */
-		{"ks_c_5601-1987", "CP949", CS_ICONV},
-		{"iso-8859-8-i", "ISO-8859-8", CS_ICONV},
-		{"iso-8859-6-i", "ISO-8859-6", CS_ICONV},
-		{"gb2312", "GB18030", CS_ICONV},
-		{"x-gbk", "GBK", CS_ICONV},
-		{"windows-874", "CP874", CS_ICONV},
-		{"x-sjis", "SHIFT_JIS", CS_ICONV},
+	    {"utf-8", NULL, CS_UTF8},
+	    {"utf8", NULL, CS_UTF8},
+	    {"us-ascii", NULL, CS_ASCII},
+	    {"ascii", NULL, CS_ASCII},
+	    {"ansi_x3.4-1968", NULL, CS_ASCII},
+	    {"iso646-us", NULL, CS_ASCII},
+	    {"iso-8859-1", NULL, CS_LATIN1},
+	    {"iso8859-1", NULL, CS_LATIN1},
+	    {"iso_8859-1", NULL, CS_LATIN1},
+	    {"latin1", NULL, CS_LATIN1},
+	    {"l1", NULL, CS_LATIN1},
+	    /* Labels real mail uses that glibc spells differently. */
+	    {"ks_c_5601-1987", "CP949", CS_ICONV},
+	    {"iso-8859-8-i", "ISO-8859-8", CS_ICONV},
+	    {"iso-8859-6-i", "ISO-8859-6", CS_ICONV},
+	    {"gb2312", "GB18030", CS_ICONV},
+	    {"x-gbk", "GBK", CS_ICONV},
+	    {"windows-874", "CP874", CS_ICONV},
+	    {"x-sjis", "SHIFT_JIS", CS_ICONV},
 	};
 	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
 		if (strcmp(name, table[i].alias) == 0) {
@@ -239,8 +238,8 @@ static int flush_pending(const char *in, struct pending *pd, struct buf *out)
 	if (!pd->active)
 		return 0;
 	pd->active = false;
-	int r = mime_charset_to_utf8(in + pd->cs_start, pd->cs_len, pd->bytes.data, pd->bytes.len,
-				     out);
+	int r =
+	    mime_charset_to_utf8(in + pd->cs_start, pd->cs_len, pd->bytes.data, pd->bytes.len, out);
 	buf_reset(&pd->bytes);
 	if (r == -2) /* unknown charset: leave the words as they were */
 		r = buf_append(out, in + pd->raw_start, pd->raw_end - pd->raw_start);
@@ -285,9 +284,10 @@ int mime_rfc2047_decode(const char *in, size_t len, struct buf *out)
 		/* Decode first: a malformed word is plain text, and so is the
 		 * white space around it. */
 		buf_reset(&word);
-		int d = enc == 'b' ? mime_base64_decode(in + ts, tl, MIME_DECODE_STRICT, &word, NULL)
-				   : mime_qp_decode(in + ts, tl, MIME_DECODE_STRICT | MIME_DECODE_Q,
-						    &word, NULL);
+		int d = enc == 'b'
+			    ? mime_base64_decode(in + ts, tl, MIME_DECODE_STRICT, &word, NULL)
+			    : mime_qp_decode(in + ts, tl, MIME_DECODE_STRICT | MIME_DECODE_Q, &word,
+					     NULL);
 		if (d < 0) {
 			i = end;
 			continue;

@@ -73,9 +73,12 @@ void smtp_starttls_switch(struct smtp_session *s)
 	}
 	if (dropped > 0)
 		log_info("smtp", s->id, "discarded %zu byte(s) sent before the TLS handshake", dropped);
-	/* RFC 3207 4.2: forget everything learnt before TLS. */
+	/* RFC 3207 4.2: forget everything learnt before TLS, a plaintext
+	 * login included. */
 	s->helo[0] = '\0';
 	s->esmtp = false;
+	s->authenticated = false;
+	explicit_bzero(&s->user, sizeof(s->user));
 	s->skip_line = false;
 	smtp_set_state(s, SMTP_S_GREETING);
 	smtp_set_deadline(s);
@@ -187,7 +190,7 @@ void smtp_cmd_auth(struct smtp_session *s, const struct smtp_cmd *cmd)
 		smtp_error_reply(s, "503 5.5.1 Error: already authenticated");
 		return;
 	}
-	if (s->state == SMTP_S_GREETING) {
+	if (s->state == SMTP_S_GREETING || !s->esmtp) {
 		smtp_error_reply(s, "503 5.5.1 Error: send EHLO first");
 		return;
 	}

@@ -238,6 +238,9 @@ static void finish_message(struct smtp_session *s)
 		smtp_error_reply(s, "552 5.3.4 Error: message too big (limit %llu bytes)",
 			    (unsigned long long)s->env->cfg->max_message_size);
 		log_txn(s, "552 too big");
+	} else if (s->txn.reject != NULL) {
+		smtp_error_reply(s, "%s", s->txn.reject);
+		log_txn(s, "rejected by submission policy");
 	} else if (s->txn.msg == NULL || err != NULL) {
 		if (full) {
 			smtp_reply(s, "452 4.3.1 Insufficient system storage");
@@ -246,9 +249,6 @@ static void finish_message(struct smtp_session *s)
 			smtp_reply(s, "451 4.3.0 Error: local storage failure, try again later");
 			log_txn(s, "451 storage failure");
 		}
-	} else if (s->txn.reject != NULL) {
-		smtp_error_reply(s, "%s", s->txn.reject);
-		log_txn(s, "rejected by submission policy");
 	} else {
 		struct store_msg *msg = s->txn.msg;
 		char from[SMTP_PATH_MAX * 2], user[400];
@@ -290,6 +290,7 @@ static void content_write(struct smtp_session *s, const char *data, size_t len)
 		return;
 	}
 	if (s->txn.hold_headers) {
+		size_t scanned = s->txn.headers.len > 3 ? s->txn.headers.len - 3 : 0;
 		if (buf_append(&s->txn.headers, data, len) < 0) {
 			s->txn.reject = "552 5.3.4 Error: header section too large";
 			s->txn.hold_headers = false;
@@ -297,7 +298,12 @@ static void content_write(struct smtp_session *s, const char *data, size_t len)
 			store_msg_abort(&s->txn.msg);
 			return;
 		}
-		if (submit_header_end(s->txn.headers.data, s->txn.headers.len) > 0)
+		/* Only the new bytes (and the three before) can complete the
+		 * blank line: the scan stays linear in the header size. */
+		if ((scanned == 0 &&
+		     submit_header_end(s->txn.headers.data, s->txn.headers.len) > 0) ||
+		    (scanned > 0 && submit_header_end(s->txn.headers.data + scanned,
+						      s->txn.headers.len - scanned) > 0))
 			flush_held_headers(s);
 		return;
 	}

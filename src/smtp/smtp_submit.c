@@ -28,6 +28,10 @@ static void add_addr(struct submit_headers *out, const char *p, size_t n)
 	if (n == 0)
 		return;
 	const char *at = memchr(p, '@', n);
+	if (memchr(p, '\0', n) != NULL) {
+		out->unparsable = true;
+		return;
+	}
 	if (at == NULL || at == p || at == p + n - 1 || n >= SUBMIT_ADDR_MAX ||
 	    out->naddrs == SUBMIT_MAX_ADDRS) {
 		out->unparsable = true;
@@ -76,6 +80,8 @@ static void scan_address_list(const char *v, size_t len, struct submit_headers *
 			if (c == '>') {
 				angle = false;
 				had_angle = true;
+			} else if (c == '<') {
+				out->unparsable = true;
 			} else if (a + 1 < sizeof(angle_buf)) {
 				angle_buf[a++] = c;
 			} else {
@@ -92,6 +98,14 @@ static void scan_address_list(const char *v, size_t len, struct submit_headers *
 			depth = 1;
 			break;
 		case '<':
+			/* One angle-addr per mailbox: "<a> <b>" is ambiguous (mail
+			 * readers show the first, a naive check takes the last). */
+			if (had_angle)
+				out->unparsable = true;
+			/* "bob@x <alice@x>": an unquoted '@' in the display name
+			 * is invalid, and readers would show bob@x. */
+			if (memchr(tok, '@', t) != NULL)
+				out->unparsable = true;
 			angle = true;
 			a = 0;
 			break;
@@ -109,6 +123,9 @@ static void scan_address_list(const char *v, size_t len, struct submit_headers *
 			had_angle = false;
 			break;
 		default:
+			/* Text after the angle-addr of a mailbox is not allowed. */
+			if (had_angle && c != ' ' && c != '\t')
+				out->unparsable = true;
 			if (t + 1 < sizeof(tok))
 				tok[t++] = c;
 			else
@@ -149,6 +166,7 @@ void submit_scan_headers(const char *hdr, size_t len, struct submit_headers *out
 			   (nlen == 6 && strncasecmp(name, "Sender", 6) == 0)) {
 			if (nlen == 4)
 				out->from_fields++;
+			unsigned before = out->naddrs;
 			/* Unfold: CR and LF become spaces. */
 			char buf[4096];
 			size_t b = 0;
@@ -157,6 +175,9 @@ void submit_scan_headers(const char *hdr, size_t len, struct submit_headers *out
 			if (vlen >= sizeof(buf))
 				out->unparsable = true;
 			scan_address_list(buf, b, out);
+			/* A From:/Sender: without any mailbox proves nothing. */
+			if (out->naddrs == before)
+				out->unparsable = true;
 		}
 	}
 }

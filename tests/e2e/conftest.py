@@ -30,7 +30,7 @@ from pathlib import Path
 
 import pytest
 
-from smtpwire import SMTPWire
+from smtpwire import SMTPWire, tls_client_context
 
 REPO = Path(__file__).resolve().parents[2]
 POSTANE_BIN = os.environ.get("POSTANE_BIN") or str(REPO / "build" / "postane")
@@ -59,6 +59,8 @@ def pytest_configure(config):
         "postane_config(**sections): config values to set before the server "
         "starts, e.g. postane_config(smtp={'max_errors': 3})",
     )
+    config.addinivalue_line(
+        "markers", "slow: a test that waits for a long server timeout (about a minute)")
 
 
 def port_free(port):
@@ -419,9 +421,19 @@ class Postane:
 
     # ----- clients -----
 
-    def wire(self, timeout=15.0, greet=True, ehlo="client.example.net"):
-        """A raw SMTP connection; by default greeted and EHLO'd."""
-        w = SMTPWire(self.smtp_port, timeout=timeout)
+    @property
+    def submission_port(self):
+        return int(self.get_config("listen", "submission"))
+
+    @property
+    def submissions_port(self):
+        return int(self.get_config("listen", "submissions"))
+
+    def wire(self, timeout=15.0, greet=True, ehlo="client.example.net", port=None,
+             tls_context=None):
+        """A raw SMTP connection; by default greeted and EHLO'd. port: another
+        listener (submission_port ...); tls_context: implicit TLS."""
+        w = SMTPWire(port or self.smtp_port, timeout=timeout, tls_context=tls_context)
         if greet:
             code, text = w.reply()
             assert code == 220, (code, text)
@@ -434,6 +446,127 @@ class Postane:
         s = smtplib.SMTP("127.0.0.1", self.smtp_port, local_hostname="client.example.net",
                          timeout=timeout)
         return s
+
+    def submission(self, timeout=30.0, starttls=True, user=None, password=PASSWORD):
+        """smtplib on the submission port: EHLO, STARTTLS (unless told not
+        to), EHLO, and LOGIN when `user` is given."""
+        import smtplib
+        s = smtplib.SMTP("127.0.0.1", self.submission_port,
+                         local_hostname="client.example.net", timeout=timeout)
+        s.ehlo()
+        if starttls:
+            s.starttls(context=tls_client_context())
+            s.ehlo()
+        if user is not None:
+            s.login(user, password)
+        return s
+
+    def submissions(self, timeout=30.0, user=None, password=PASSWORD):
+        """smtplib.SMTP_SSL on the implicit-TLS submission port (465)."""
+        import smtplib
+        s = smtplib.SMTP_SSL("127.0.0.1", self.submissions_port,
+                             local_hostname="client.example.net", timeout=timeout,
+                             context=tls_client_context())
+        s.ehlo()
+        if user is not None:
+            s.login(user, password)
+        return s
+
+    def db_write(self, sql, *params):
+        """One write statement on the live database (the server uses WAL)."""
+        con = sqlite3.connect(str(self.db_path), timeout=10)
+        try:
+            with con:
+                con.execute(sql, params)
+        finally:
+            con.close()
+
+    def set_send_as(self, address, value):
+        """accounts.send_as: 0 own address only, 1 own and aliases, 2 any."""
+        local, domain = address.split("@")
+        self.db_write("UPDATE accounts SET send_as = ? WHERE localpart = ? AND domain_id ="
+                      " (SELECT id FROM domains WHERE name = ?)", value, local, domain)
+
+    def queue_rows(self):
+        """[(qid, filename, sender, auth_user, [(address, domain, state)])] of the
+        outbound queue, oldest first."""
+        rows = self.db_query("SELECT id, qid, filename, sender, auth_user FROM queue ORDER BY id")
+        out = []
+        for qrow_id, qid, filename, sender, auth_user in rows:
+            rcpts = self.db_query("SELECT address, domain, state FROM queue_rcpt"
+                                  " WHERE queue_id = ? ORDER BY id", qrow_id)
+            out.append((qid, filename, sender, auth_user, rcpts))
+        return out
+
+    @property
+    def queue_dir(self):
+        return self.data / "queue"
+
+    # ----- IMAP -----
+
+    @property
+    def imap_port(self):
+        return int(self.get_config("listen", "imap"))
+
+    @property
+    def imaps_port(self):
+        return int(self.get_config("listen", "imaps"))
+
+    def _imap_connect(self, make, timeout=5.0):
+        """make() until the IMAP listener accepts (it is bound by the same
+        loops as SMTP, which wait_ready() probed, but give it a moment)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return make()
+            except ConnectionRefusedError:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.05)
+
+    def imap(self, user=None, password=PASSWORD, security="plain", timeout=15.0):
+        """imaplib on the IMAP ports. security: "plain" (port 143, needs
+        [auth] plaintext_loopback to log in), "starttls" (143 + STARTTLS) or
+        "ssl" (implicit TLS, 993). Logs in when `user` is given (a bare
+        local part gets @DOMAIN)."""
+        import imaplib
+        if security == "ssl":
+            m = self._imap_connect(lambda: imaplib.IMAP4_SSL(
+                "127.0.0.1", self.imaps_port, ssl_context=tls_client_context(),
+                timeout=timeout))
+        else:
+            m = self._imap_connect(lambda: imaplib.IMAP4("127.0.0.1", self.imap_port,
+                                                         timeout=timeout))
+            if security == "starttls":
+                m.starttls(ssl_context=tls_client_context())
+        if user is not None:
+            m.login(user if "@" in user else f"{user}@{self.domain}", password)
+        return m
+
+    def imap_wire(self, user=None, password=PASSWORD, security="plain", timeout=15.0):
+        """A raw IMAP connection (imapwire.IMAPWire), greeted, optionally
+        logged in; security as for imap()."""
+        from imapwire import IMAPWire
+        if security == "ssl":
+            w = self._imap_connect(lambda: IMAPWire(self.imaps_port, timeout=timeout,
+                                                    tls_context=tls_client_context()))
+        else:
+            w = self._imap_connect(lambda: IMAPWire(self.imap_port, timeout=timeout))
+            if security == "starttls":
+                w.starttls()
+        if user is not None:
+            w.login(user if "@" in user else f"{user}@{self.domain}", password)
+        return w
+
+    def deliver(self, rcpt, content, sender="sender@example.net"):
+        """Deliver content (str or bytes) to rcpt over SMTP (port 25)."""
+        if "@" not in rcpt:
+            rcpt = f"{rcpt}@{self.domain}"
+        if isinstance(content, str):
+            content = content.encode()
+        with self.smtp() as s:
+            refused = s.sendmail(sender, [rcpt], content)
+        assert not refused, refused
 
 
 class PortInUse(Exception):
@@ -491,3 +624,13 @@ def server(postane):
 @pytest.fixture
 def srv(server):
     return server
+
+
+@pytest.fixture
+def imap_srv(postane):
+    """A started instance that allows IMAP/POP3 login without TLS from
+    loopback ([auth] plaintext_loopback = yes), for protocol tests that do
+    not care about TLS."""
+    postane.set_config("auth", "plaintext_loopback", "yes")
+    postane.start()
+    return postane

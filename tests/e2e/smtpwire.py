@@ -7,7 +7,9 @@ Every read is bounded by the socket timeout.
 
 import re
 import socket
+import ssl
 import time
+import warnings
 
 
 class Reply:
@@ -36,13 +38,49 @@ class ConnectionClosed(Exception):
     pass
 
 
+def tls_client_context(minimum=None, maximum=None, ciphers=None):
+    """A client context for the server's self-signed certificate: no
+    verification (check_hostname off, CERT_NONE), optional version bounds
+    (ssl.TLSVersion) and cipher string."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    if ciphers is not None:
+        ctx.set_ciphers(ciphers)
+    with warnings.catch_warnings():
+        # TLSv1/TLSv1_1 are deprecated: tests use them to check refusals.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        if minimum is not None:
+            ctx.minimum_version = minimum
+        if maximum is not None:
+            ctx.maximum_version = maximum
+    return ctx
+
+
 class SMTPWire:
-    def __init__(self, port, host="127.0.0.1", timeout=15.0):
+    def __init__(self, port, host="127.0.0.1", timeout=15.0, tls_context=None):
+        """tls_context: wrap the socket in TLS at once (implicit TLS, 465)."""
         self.sock = socket.create_connection((host, port), timeout=timeout)
         self.sock.settimeout(timeout)
         self.timeout = timeout
         self.buf = b""
         self.eof = False
+        if tls_context is not None:
+            self.sock = tls_context.wrap_socket(self.sock, server_hostname="localhost")
+
+    def starttls(self, context=None):
+        """Handshake on the current socket (after a 220 to STARTTLS). Any
+        unread bytes the server sent before are an error: a server must
+        not answer pipelined plaintext that came after STARTTLS."""
+        assert self.buf == b"", f"plaintext left before the handshake: {self.buf!r}"
+        self.sock = (context or tls_client_context()).wrap_socket(
+            self.sock, server_hostname="localhost")
+        return self.sock
+
+    @property
+    def tls_version(self):
+        """"TLSv1.3" etc. once TLS is on, else None."""
+        return self.sock.version() if isinstance(self.sock, ssl.SSLSocket) else None
 
     # ----- output -----
 
@@ -62,7 +100,7 @@ class SMTPWire:
             raise ConnectionClosed("connection closed by server")
         try:
             chunk = self.sock.recv(65536)
-        except ConnectionResetError as e:
+        except (ConnectionResetError, ssl.SSLEOFError) as e:
             self.eof = True
             raise ConnectionClosed(f"connection reset: {e}") from e
         if not chunk:
@@ -122,7 +160,7 @@ class SMTPWire:
                     chunk = self.sock.recv(65536)
                 except socket.timeout:
                     continue
-                except ConnectionResetError:
+                except (ConnectionResetError, ssl.SSLError):
                     self.eof = True
                     return True
                 if not chunk:
