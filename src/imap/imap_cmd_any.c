@@ -239,10 +239,11 @@ static void cmd_enable(struct imap_session *s, const struct imap_command *cmd)
 		}
 		const char *name = NULL;
 		if (strcasecmp(a, "CONDSTORE") == 0 && !s->condstore) {
-			s->condstore = true;
+			imap_enable_condstore(s);
 			name = "CONDSTORE";
 		} else if (strcasecmp(a, "QRESYNC") == 0 && !s->qresync) {
-			s->qresync = s->condstore = true;
+			imap_enable_condstore(s);
+			s->qresync = true;
 			name = "QRESYNC";
 		} else if (strcasecmp(a, "UTF8=ACCEPT") == 0 && !s->utf8) {
 			s->utf8 = true;

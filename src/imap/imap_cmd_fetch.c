@@ -267,8 +267,12 @@ static void do_fetch(struct imap_session *s, const struct imap_command *cmd, boo
 		return;
 	}
 	struct imap_view *v = s->view;
-	if (req.changedsince_given)
-		s->condstore = true;
+	bool wants_modseq = req.changedsince_given;
+	for (unsigned i = 0; i < req.item_count; i++)
+		wants_modseq |= req.items[i].att == IMAP_FETCH_MODSEQ;
+	/* RFC 7162 3.1: FETCH of MODSEQ (or CHANGEDSINCE) enables CONDSTORE. */
+	if (wants_modseq)
+		imap_enable_condstore(s);
 	if (req.vanished && !s->qresync) {
 		imap_fetch_request_free(&req);
 		imap_tagged(s, cmd, "BAD", "VANISHED needs QRESYNC enabled");
@@ -305,6 +309,8 @@ static void do_fetch(struct imap_session *s, const struct imap_command *cmd, boo
 	size_t n = imap_view_match(s, set, use_uid, &idx);
 	bool set_seen = req.sets_seen && !v->readonly;
 	bool seen_txn = false;
+	struct buf seen_kw;
+	buf_init(&seen_kw, 64 * 1024);
 	struct cache_batch cb = {0};
 	struct buf line;
 	buf_init(&line, 0);
@@ -318,12 +324,11 @@ static void do_fetch(struct imap_session *s, const struct imap_command *cmd, boo
 			if (!seen_txn)
 				seen_txn = store_changes_begin(s->env->store) == 0;
 			uint64_t modseq = 0;
-			if (seen_txn && store_flags_set(s->env->store, v->mb.id, m->uid,
-							m->flags | STORE_FLAG_SEEN,
-							m->keywords != NULL ? m->keywords : "", 0,
-							&modseq) == 1) {
-				imap_view_set_flags(v, idx[k], m->flags | STORE_FLAG_SEEN, m->keywords,
-						    modseq);
+			uint32_t nf = 0;
+			if (seen_txn && store_flags_update(s->env->store, v->mb.id, m->uid,
+							   STORE_FLAGS_ADD, STORE_FLAG_SEEN, "", 0,
+							   &nf, &seen_kw, &modseq) == 1) {
+				imap_view_set_flags(v, idx[k], nf, seen_kw.data, modseq);
 				flags_changed = true;
 			}
 		}
@@ -429,6 +434,7 @@ static void do_fetch(struct imap_session *s, const struct imap_command *cmd, boo
 		imap_tagged(s, cmd, "BAD", "%s", bad);
 	free(idx);
 	buf_free(&line);
+	buf_free(&seen_kw);
 	imap_fetch_request_free(&req);
 }
 

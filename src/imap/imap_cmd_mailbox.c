@@ -38,6 +38,7 @@ static const char *store_reason(struct imap_session *s)
 /* ----- SELECT / EXAMINE ----- */
 
 struct qresync_params {
+	bool condstore;
 	bool given;
 	uint32_t uidvalidity;
 	uint64_t modseq;
@@ -56,7 +57,7 @@ static int parse_select_params(struct imap_session *s, const struct imap_arg *ar
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (imap_arg_atom_equals(&list[i], "CONDSTORE")) {
-			s->condstore = true;
+			q->condstore = true;
 			continue;
 		}
 		if (imap_arg_atom_equals(&list[i], "QRESYNC") && i + 1 < n) {
@@ -92,16 +93,6 @@ static int parse_select_params(struct imap_session *s, const struct imap_arg *ar
 		return -1;
 	}
 	return 0;
-}
-
-static void send_permanentflags(struct imap_session *s, bool readonly)
-{
-	imap_untagged(s, "FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)");
-	if (readonly)
-		imap_untagged(s, "OK [PERMANENTFLAGS ()] Read-only mailbox");
-	else
-		imap_untagged(s, "OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)]"
-				 " Flags permitted");
 }
 
 struct vanished_ctx {
@@ -186,6 +177,8 @@ static void do_select(struct imap_session *s, const struct imap_command *cmd, bo
 			    f < 0 ? store_reason(s) : "");
 		goto out;
 	}
+	if (q.condstore || q.given)
+		s->condstore = true;
 	uint32_t first_recent;
 	if (imap_view_open(s, &mb, readonly, &first_recent) < 0) {
 		imap_tagged(s, cmd, "NO", "[SERVERBUG] Cannot open mailbox");
@@ -193,7 +186,7 @@ static void do_select(struct imap_session *s, const struct imap_command *cmd, bo
 	}
 	struct imap_view *v = s->view;
 	imap_set_state(s, IMAP_S_SELECTED);
-	send_permanentflags(s, readonly);
+	imap_view_send_flags(s);
 	imap_untagged(s, "%u EXISTS", v->count);
 	if (!s->rev2) {
 		uint32_t recent = 0, unseen = 0;
@@ -412,6 +405,7 @@ static bool pattern_match(const char *p, const char *n)
 struct list_entry {
 	char *name;
 	bool exists, subscribed, has_children;
+	bool sub_child; /* a descendant is subscribed */
 	char special_use[32];
 	int64_t id;
 };
@@ -567,10 +561,15 @@ static void do_list(struct imap_session *s, const struct imap_command *cmd, bool
 	}
 	for (size_t k = 0; k < lc.n; k++) {
 		size_t l = strlen(lc.v[k].name);
-		for (size_t j = 0; j < lc.n && !lc.v[k].has_children; j++)
-			if (strncmp(lc.v[j].name, lc.v[k].name, l) == 0 && lc.v[j].name[l] == '/' &&
-			    lc.v[j].exists)
+		lc.v[k].has_children = false;
+		for (size_t j = 0; j < lc.n; j++) {
+			if (strncmp(lc.v[j].name, lc.v[k].name, l) != 0 || lc.v[j].name[l] != '/')
+				continue;
+			if (lc.v[j].exists)
 				lc.v[k].has_children = true;
+			if (lc.v[j].subscribed)
+				lc.v[k].sub_child = true;
+		}
 	}
 	qsort(lc.v, lc.n, sizeof(*lc.v), cmp_entries);
 	struct buf line;
@@ -610,12 +609,39 @@ static void do_list(struct imap_session *s, const struct imap_command *cmd, bool
 			struct list_entry *e = &lc.v[k];
 			if (!pattern_match(decoded, e->name))
 				continue;
-			if (sel_subscribed && !e->subscribed)
-				continue;
+			bool show, noselect = !e->exists, nonexistent = false;
+			const char *childinfo = NULL;
+			if (lsub) {
+				show = e->subscribed;
+				/* RFC 3501 6.3.9: a parent matched by "%" whose
+				 * subscribed child is not matched shows \Noselect. */
+				if (!show && e->sub_child) {
+					bool child_listed = false;
+					size_t l = strlen(e->name);
+					for (size_t j = 0; j < lc.n && !child_listed; j++)
+						child_listed = lc.v[j].subscribed &&
+							       strncmp(lc.v[j].name, e->name, l) == 0 &&
+							       lc.v[j].name[l] == '/' &&
+							       pattern_match(decoded, lc.v[j].name);
+					show = !child_listed;
+					noselect = true;
+				}
+			} else if (sel_subscribed) {
+				show = e->subscribed;
+				nonexistent = e->subscribed && !e->exists;
+				noselect = false;
+				if (!show && sel_recursive && e->sub_child) {
+					show = true;
+					childinfo = "SUBSCRIBED";
+					noselect = !e->exists && !e->has_children;
+				}
+			} else {
+				show = e->exists || e->has_children;
+			}
 			if (sel_special && e->special_use[0] == '\0')
+				show = false;
+			if (!show)
 				continue;
-			if (!sel_subscribed && !e->exists && !e->has_children)
-				continue; /* a subscription alone, not for plain LIST */
 			buf_reset(&line);
 			buf_printf(&line, "* %s (", lsub ? "LSUB" : "LIST");
 			bool first = true;
@@ -624,11 +650,11 @@ static void do_list(struct imap_session *s, const struct imap_command *cmd, bool
 		buf_printf(&line, "%s%s", first ? "" : " ", x);                                  \
 		first = false;                                                                     \
 	} while (0)
-			if (!e->exists)
-				ATTR(lsub || sel_subscribed ? "\\Noselect" : "\\Noselect");
-			if (sel_subscribed && !e->exists && !e->has_children && !lsub)
+			if (nonexistent)
 				ATTR("\\NonExistent");
-			if (!lsub && ret_children)
+			else if (noselect)
+				ATTR("\\Noselect");
+			if (!lsub && ret_children && !nonexistent)
 				ATTR(e->has_children ? "\\HasChildren" : "\\HasNoChildren");
 			if (!lsub && (ret_subscribed || sel_subscribed) && e->subscribed)
 				ATTR("\\Subscribed");
@@ -637,6 +663,8 @@ static void do_list(struct imap_session *s, const struct imap_command *cmd, bool
 #undef ATTR
 			buf_append_str(&line, ") \"/\" ");
 			imap_append_mailbox(s, &line, e->name);
+			if (childinfo != NULL)
+				buf_printf(&line, " (\"CHILDINFO\" (\"%s\"))", childinfo);
 			buf_append_str(&line, "\r\n");
 			buf_append(imap_out(s), line.data, line.len);
 			if (ret_status != NULL && e->exists)
@@ -687,7 +715,7 @@ static void status_items(struct imap_session *s, int64_t mailbox_id, const char 
 		else if (strcasecmp(a, "UNSEEN") == 0)
 			buf_printf(out, "UNSEEN %u", st.unseen);
 		else if (strcasecmp(a, "RECENT") == 0)
-			buf_printf(out, "RECENT %u", 0u);
+			buf_printf(out, "RECENT %u", st.recent);
 		else if (strcasecmp(a, "SIZE") == 0)
 			buf_printf(out, "SIZE %llu", (unsigned long long)st.size);
 		else if (strcasecmp(a, "DELETED") == 0)

@@ -14,58 +14,14 @@
 
 /* ----- STORE ----- */
 
+/* The keywords of a request, space-separated. */
 static void keywords_join(const struct imap_flags *f, struct buf *out)
 {
+	buf_reset(out);
 	for (unsigned i = 0; i < f->keyword_count; i++) {
 		if (out->len > 0)
 			buf_append(out, " ", 1);
 		buf_append_str(out, f->keywords[i]);
-	}
-}
-
-/* Apply add/remove/replace of keywords to a current space-separated list. */
-static void keywords_apply(const char *cur, const struct imap_flags *f, enum imap_store_mode mode,
-			   struct buf *out)
-{
-	buf_reset(out);
-	if (mode == IMAP_STORE_REPLACE) {
-		keywords_join(f, out);
-		return;
-	}
-	const char *p = cur != NULL ? cur : "";
-	while (*p != '\0') {
-		size_t n = strcspn(p, " ");
-		bool listed = false;
-		for (unsigned i = 0; i < f->keyword_count; i++)
-			if (strlen(f->keywords[i]) == n && strncasecmp(p, f->keywords[i], n) == 0)
-				listed = true;
-		if (!(mode == IMAP_STORE_REMOVE && listed)) {
-			if (out->len > 0)
-				buf_append(out, " ", 1);
-			buf_append(out, p, n);
-		}
-		p += n;
-		while (*p == ' ')
-			p++;
-	}
-	if (mode == IMAP_STORE_ADD) {
-		for (unsigned i = 0; i < f->keyword_count; i++) {
-			bool have = false;
-			const char *q = cur != NULL ? cur : "";
-			size_t kl = strlen(f->keywords[i]);
-			while (*q != '\0' && !have) {
-				size_t n = strcspn(q, " ");
-				have = n == kl && strncasecmp(q, f->keywords[i], n) == 0;
-				q += n;
-				while (*q == ' ')
-					q++;
-			}
-			if (!have) {
-				if (out->len > 0)
-					buf_append(out, " ", 1);
-				buf_append_str(out, f->keywords[i]);
-			}
-		}
 	}
 }
 
@@ -85,7 +41,7 @@ static void do_store(struct imap_session *s, const struct imap_command *cmd, boo
 		return;
 	}
 	if (req.unchangedsince_given)
-		s->condstore = true;
+		imap_enable_condstore(s);
 	struct imap_seqset *set = &req.set;
 	if (set->searchres) {
 		set = &v->searchres;
@@ -95,19 +51,26 @@ static void do_store(struct imap_session *s, const struct imap_command *cmd, boo
 	size_t n = imap_view_match(s, set, uid, &idx);
 	struct imap_seqset modified;
 	imap_seqset_init(&modified);
-	struct buf kw, line;
+	struct buf kw, newkw, line;
 	buf_init(&kw, 64 * 1024);
+	buf_init(&newkw, 64 * 1024);
 	buf_init(&line, 0);
+	keywords_join(&req.flags, &kw);
+	enum store_flags_mode mode = req.mode == IMAP_STORE_REPLACE ? STORE_FLAGS_SET
+				     : req.mode == IMAP_STORE_ADD   ? STORE_FLAGS_ADD
+								    : STORE_FLAGS_REMOVE;
+	if (kw.len > 0)
+		imap_view_note_keywords(s, kw.data);
 	bool failed = store_changes_begin(s->env->store) < 0;
 	for (size_t i = 0; i < n && !failed; i++) {
 		struct imap_msg *m = &v->msgs[idx[i]];
-		uint32_t flags = req.mode == IMAP_STORE_REPLACE ? req.flags.system
-				 : req.mode == IMAP_STORE_ADD   ? m->flags | req.flags.system
-								: m->flags & ~req.flags.system;
-		keywords_apply(m->keywords, &req.flags, req.mode, &kw);
 		uint64_t modseq = 0;
-		int r = store_flags_set(s->env->store, v->mb.id, m->uid, flags,
-					kw.data != NULL ? kw.data : "", req.unchangedsince, &modseq);
+		uint32_t flags = 0;
+		/* Applied to the index's current flags, not this session's
+		 * copy, which another session may have changed meanwhile. */
+		int r = store_flags_update(s->env->store, v->mb.id, m->uid, mode, req.flags.system,
+					   kw.data != NULL ? kw.data : "", req.unchangedsince, &flags,
+					   &newkw, &modseq);
 		if (r < 0) {
 			failed = true;
 			break;
@@ -119,7 +82,9 @@ static void do_store(struct imap_session *s, const struct imap_command *cmd, boo
 						uid ? m->uid : idx[i] + 1);
 			continue;
 		}
-		imap_view_set_flags(v, idx[i], flags, kw.data, modseq);
+		if (newkw.len > 0)
+			imap_view_note_keywords(s, newkw.data);
+		imap_view_set_flags(v, idx[i], flags, newkw.data, modseq);
 		if (req.silent && !(req.unchangedsince_given && s->condstore))
 			continue;
 		buf_reset(&line);
@@ -150,6 +115,7 @@ static void do_store(struct imap_session *s, const struct imap_command *cmd, boo
 	}
 	free(idx);
 	buf_free(&kw);
+	buf_free(&newkw);
 	buf_free(&line);
 	imap_seqset_free(&modified);
 	imap_store_request_free(&req);

@@ -55,6 +55,9 @@ struct imap_view {
 	bool changed;         /* a change notification came in */
 	struct imap_seqset searchres; /* SEARCHRES "$" (UIDs) */
 	bool have_searchres;
+	char **keywords;      /* keywords announced in FLAGS */
+	size_t nkeywords;
+	bool keywords_changed; /* announce FLAGS again */
 };
 
 /* A command handler. It writes its own tagged completion (imap_tagged), or
@@ -176,6 +179,14 @@ size_t imap_view_match(struct imap_session *s, const struct imap_seqset *set, bo
 /* Forget messages the session itself just expunged (send EXPUNGE or
  * VANISHED for them first). */
 void imap_view_expunged(struct imap_session *s, const uint32_t *uids, size_t n);
+/* Make sure the client has been told (FLAGS, PERMANENTFLAGS) about every
+ * keyword in the space-separated list before a FETCH shows it. */
+void imap_view_note_keywords(struct imap_session *s, const char *keywords);
+/* "* FLAGS (...)" and "* OK [PERMANENTFLAGS (...)]" for the selected mailbox. */
+void imap_view_send_flags(struct imap_session *s);
+/* CONDSTORE enabled now (ENABLE, SELECT (CONDSTORE), a MODSEQ fetch...):
+ * the selected mailbox's HIGHESTMODSEQ is reported once. */
+void imap_enable_condstore(struct imap_session *s);
 /* Update one message after this session changed its flags. */
 void imap_view_set_flags(struct imap_view *v, uint32_t index, uint32_t flags,
 			 const char *keywords, uint64_t modseq);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/log.h"
 #include "core/util.h"
@@ -36,16 +37,69 @@ static void view_push(struct imap_view *v, const struct store_message *sm, bool 
 
 struct open_ctx {
 	struct imap_view *v;
-	uint32_t seen_uid; /* UIDs above are \Recent for this session */
+	uint32_t seen_uid, upto; /* UIDs in (seen, upto] are \Recent for this session */
 	bool rev1;
 };
+
+/* Remember keywords of the mailbox (for FLAGS); true if kw was new. */
+static bool view_add_keywords(struct imap_view *v, const char *list)
+{
+	bool added = false;
+	for (const char *p = list != NULL ? list : ""; *p != '\0';) {
+		size_t n = strcspn(p, " ");
+		bool have = false;
+		for (size_t i = 0; i < v->nkeywords && !have; i++)
+			have = strlen(v->keywords[i]) == n && strncasecmp(v->keywords[i], p, n) == 0;
+		if (!have && n > 0 && v->nkeywords < 1000) {
+			v->keywords = xrealloc(v->keywords, (v->nkeywords + 1) * sizeof(char *));
+			v->keywords[v->nkeywords++] = xstrndup(p, n);
+			added = true;
+		}
+		p += n;
+		while (*p == ' ')
+			p++;
+	}
+	return added;
+}
 
 static void open_cb(void *ctx, const struct store_message *sm)
 {
 	struct open_ctx *oc = ctx;
-	view_push(oc->v, sm, oc->rev1 && sm->uid > oc->seen_uid);
+	view_push(oc->v, sm, oc->rev1 && sm->uid > oc->seen_uid && sm->uid <= oc->upto);
+	view_add_keywords(oc->v, sm->keywords);
 	if (sm->modseq > oc->v->modseq)
 		oc->v->modseq = sm->modseq;
+}
+
+void imap_view_send_flags(struct imap_session *s)
+{
+	struct imap_view *v = s->view;
+	struct buf b;
+	buf_init(&b, 0);
+	buf_append_str(&b, "\\Answered \\Flagged \\Deleted \\Seen \\Draft");
+	for (size_t i = 0; i < v->nkeywords; i++)
+		buf_printf(&b, " %s", v->keywords[i]);
+	imap_untagged(s, "FLAGS (%s)", b.data);
+	if (v->readonly)
+		imap_untagged(s, "OK [PERMANENTFLAGS ()] Read-only mailbox");
+	else
+		imap_untagged(s, "OK [PERMANENTFLAGS (%s \\*)] Flags permitted", b.data);
+	buf_free(&b);
+}
+
+void imap_view_note_keywords(struct imap_session *s, const char *keywords)
+{
+	if (s->view != NULL && view_add_keywords(s->view, keywords))
+		imap_view_send_flags(s);
+}
+
+void imap_enable_condstore(struct imap_session *s)
+{
+	if (s->condstore)
+		return;
+	s->condstore = true;
+	if (s->view != NULL)
+		imap_untagged(s, "OK [HIGHESTMODSEQ %llu] Highest", (unsigned long long)s->view->modseq);
 }
 
 int imap_view_open(struct imap_session *s, const struct store_mailbox *mb, bool readonly,
@@ -57,11 +111,13 @@ int imap_view_open(struct imap_session *s, const struct store_mailbox *mb, bool 
 	v->readonly = readonly;
 	v->uidnext = 1;
 	imap_seqset_init(&v->searchres);
-	uint32_t seen = UINT32_MAX;
-	/* IMAP4rev1 \Recent: the first session to select gets the new ones. */
-	if (!s->rev2 && !readonly && store_mailbox_claim_recent(s->env->store, mb->id, &seen) < 0)
+	uint32_t seen = mb->recent_uid, upto = UINT32_MAX;
+	/* IMAP4rev1 \Recent: the first session to SELECT gets the new ones
+	 * (EXAMINE shows them without taking them). */
+	if (!s->rev2 && !readonly &&
+	    store_mailbox_claim_recent(s->env->store, mb->id, &seen, &upto) < 0)
 		seen = UINT32_MAX;
-	struct open_ctx oc = {.v = v, .seen_uid = seen, .rev1 = !s->rev2 && !readonly};
+	struct open_ctx oc = {.v = v, .seen_uid = seen, .upto = upto, .rev1 = !s->rev2};
 	if (store_messages(s->env->store, mb->id, 0, open_cb, &oc) < 0) {
 		log_error("imap", s->id, "cannot list %s: %s", mb->name,
 			  store_conn_error(s->env->store));
@@ -98,6 +154,9 @@ void imap_view_close(struct imap_session *s)
 		msg_free(&v->msgs[i]);
 	free(v->msgs);
 	imap_seqset_free(&v->searchres);
+	for (size_t i = 0; i < v->nkeywords; i++)
+		free(v->keywords[i]);
+	free(v->keywords);
 	free(v);
 	s->view = NULL;
 }
@@ -223,6 +282,7 @@ void imap_view_expunged(struct imap_session *s, const uint32_t *uids, size_t n)
 
 struct sync_ctx {
 	struct imap_session *s;
+	uint32_t recent_seen, recent_upto;
 	uint32_t *exp;
 	size_t nexp, capexp;
 	uint32_t old_count;
@@ -249,11 +309,12 @@ static void sync_changed_cb(void *ctx, const struct store_message *sm)
 	struct imap_view *v = s->view;
 	if (sm->modseq > sc->max_modseq)
 		sc->max_modseq = sm->modseq;
+	if (sm->keywords[0] != '\0' && view_add_keywords(v, sm->keywords))
+		v->keywords_changed = true;
 	if (sm->uid >= v->uidnext) {
-		/* New mail: the first session to see it in IMAP4rev1 gets
-		 * \Recent; we approximate with "new since this session's
-		 * SELECT", which is what a single session observes. */
-		view_push(v, sm, !s->rev2 && !v->readonly);
+		/* New mail: \Recent only for the session that claimed it. */
+		view_push(v, sm,
+			  !s->rev2 && sm->uid > sc->recent_seen && sm->uid <= sc->recent_upto);
 		return;
 	}
 	uint32_t seq = imap_view_seq_of_uid(v, sm->uid);
@@ -279,6 +340,10 @@ static void sync_changed_cb(void *ctx, const struct store_message *sm)
 	if (s->condstore)
 		buf_printf(b, " MODSEQ (%llu)", (unsigned long long)m->modseq);
 	buf_append_str(b, ")\r\n");
+	if (v->keywords_changed) {
+		v->keywords_changed = false;
+		imap_view_send_flags(s);
+	}
 	if (buf_append(&s->conn.out, b->data, b->len) < 0)
 		s->conn.error = true;
 }
@@ -294,6 +359,15 @@ void imap_view_sync(struct imap_session *s, bool allow_expunge)
 	/* One snapshot: the mailbox's HIGHESTMODSEQ, then everything changed
 	 * after what this session knows, up to exactly that point. */
 	struct store_conn *c = s->env->store;
+	sc.recent_seen = UINT32_MAX;
+	sc.recent_upto = 0;
+	if (!s->rev2 && !v->readonly) {
+		struct store_mailbox cur;
+		if (store_mailbox_find(c, s->user.id, v->mb.name, &cur) == 1 && cur.id == v->mb.id &&
+		    cur.uidnext > v->uidnext &&
+		    store_mailbox_claim_recent(c, v->mb.id, &sc.recent_seen, &sc.recent_upto) < 0)
+			sc.recent_seen = UINT32_MAX;
+	}
 	bool snap = store_read_begin(c) == 0;
 	struct store_mailbox now;
 	uint64_t high = v->modseq;
@@ -311,6 +385,10 @@ void imap_view_sync(struct imap_session *s, bool allow_expunge)
 		log_error("imap", s->id, "sync %s: %s", v->mb.name, store_conn_error(c));
 	if (snap)
 		store_read_end(c);
+	if (v->keywords_changed) {
+		v->keywords_changed = false;
+		imap_view_send_flags(s);
+	}
 	if (v->count != before) {
 		imap_untagged(s, "%u EXISTS", v->count);
 		if (!s->rev2) {

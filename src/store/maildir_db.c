@@ -539,10 +539,10 @@ static int maildir_user_add(struct store_conn *conn, const char *local, const ch
 	}
 	int64_t aid = sqlite3_last_insert_rowid(c->db);
 	maildir_account_path(c->store, local, domain, path, sizeof(path));
-	int ret = maildir_mailbox_insert(c, aid, "INBOX", NULL, path);
+	int ret = maildir_mailbox_insert(c, aid, "INBOX", NULL, path, true);
 	for (int i = 0; ret == 0 && maildir_default_folders[i][0] != NULL; i++)
 		ret = maildir_mailbox_insert(c, aid, maildir_default_folders[i][0],
-					     maildir_default_folders[i][1], path);
+					     maildir_default_folders[i][1], path, true);
 	if (ret == 0 && maildir_db_exec(c->db, "COMMIT") < 0)
 		ret = maildir_db_error(c);
 	if (ret < 0)
@@ -820,7 +820,7 @@ const struct store_backend store_backend_maildir = {
 	.mailbox_claim_recent = maildir_mailbox_claim_recent,
 	.messages = maildir_messages,
 	.expunged = maildir_expunged,
-	.flags_set = maildir_flags_set,
+	.flags_update = maildir_flags_update,
 	.changes_begin = maildir_changes_begin,
 	.read_begin = maildir_read_begin,
 	.read_end = maildir_read_end,

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -72,7 +73,7 @@ int maildir_make_dir(const char *path, bool folder)
 }
 
 int maildir_mailbox_insert(struct maildir_conn *c, int64_t account_id, const char *name,
-			   const char *special_use, const char *account_path)
+			   const char *special_use, const char *account_path, bool subscribe)
 {
 	char dir[PATH_MAX / 2], path[PATH_MAX];
 	maildir_mailbox_dir(name, dir, sizeof(dir));
@@ -82,19 +83,27 @@ int maildir_mailbox_insert(struct maildir_conn *c, int64_t account_id, const cha
 		return -1;
 	sqlite3_bind_int64(st, 1, account_id);
 	sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);
-	/* UIDVALIDITY: seconds since the epoch, made larger than any earlier
-	 * mailbox of the account so a re-created name never repeats one. */
-	sqlite3_stmt *mx = maildir_prepare(c, "SELECT max(uidvalidity) FROM mailboxes"
-					      " WHERE account_id = ?1");
+	/* UIDVALIDITY: seconds since the epoch, made larger than any value
+	 * given before (kept in meta, so that a mailbox deleted and created
+	 * again within a second still gets a new one). */
 	int64_t uv = (int64_t)(time(NULL) & 0xffffffff);
+	sqlite3_stmt *mx = maildir_prepare(c, "SELECT CAST(value AS INTEGER) FROM meta"
+					      " WHERE key = 'last_uidvalidity'");
 	if (mx != NULL) {
-		sqlite3_bind_int64(mx, 1, account_id);
 		if (sqlite3_step(mx) == SQLITE_ROW && sqlite3_column_int64(mx, 0) >= uv)
 			uv = (sqlite3_column_int64(mx, 0) + 1) & 0xffffffff;
 		sqlite3_finalize(mx);
 	}
 	if (uv == 0)
 		uv = 1;
+	char meta[128];
+	snprintf(meta, sizeof(meta),
+		 "INSERT OR REPLACE INTO meta(key, value) VALUES('last_uidvalidity', '%lld')",
+		 (long long)uv);
+	if (maildir_db_exec(c->db, meta) < 0) {
+		sqlite3_finalize(st);
+		return maildir_db_error(c);
+	}
 	sqlite3_bind_int64(st, 3, uv);
 	if (special_use != NULL && special_use[0] != '\0')
 		sqlite3_bind_text(st, 4, special_use, -1, SQLITE_TRANSIENT);
@@ -105,16 +114,19 @@ int maildir_mailbox_insert(struct maildir_conn *c, int64_t account_id, const cha
 		return maildir_set_error(c, "exists");
 	if (rc != SQLITE_DONE)
 		return maildir_db_error(c);
-	st = maildir_prepare(c, "INSERT OR IGNORE INTO subscriptions(account_id, name)"
-				" VALUES(?1, ?2)");
-	if (st == NULL)
+	st = subscribe ? maildir_prepare(c, "INSERT OR IGNORE INTO subscriptions(account_id, name)"
+					    " VALUES(?1, ?2)")
+		       : NULL;
+	if (subscribe && st == NULL)
 		return -1;
-	sqlite3_bind_int64(st, 1, account_id);
-	sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE)
-		return maildir_db_error(c);
+	if (st != NULL) {
+		sqlite3_bind_int64(st, 1, account_id);
+		sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);
+		rc = sqlite3_step(st);
+		sqlite3_finalize(st);
+		if (rc != SQLITE_DONE)
+			return maildir_db_error(c);
+	}
 	snprintf(path, sizeof(path), "%s%s%s", account_path, dir[0] != '\0' ? "/" : "", dir);
 	if (maildir_make_dir(path, dir[0] != '\0') < 0)
 		return maildir_set_error(c, "%s: %s", path, strerror(errno));
@@ -191,12 +203,13 @@ static void fill_mailbox(sqlite3_stmt *st, struct store_mailbox *mb)
 		snprintf(mb->special_use, sizeof(mb->special_use), "%s",
 			 (const char *)sqlite3_column_text(st, 5));
 	mb->subscribed = sqlite3_column_int(st, 6) != 0;
+	mb->recent_uid = (uint32_t)sqlite3_column_int64(st, 7);
 }
 
 #define MAILBOX_COLUMNS                                                                            \
 	"m.id, m.name, m.uidvalidity, m.uidnext, m.highestmodseq, m.special_use,"                  \
 	" EXISTS(SELECT 1 FROM subscriptions s WHERE s.account_id = m.account_id"                  \
-	" AND s.name = m.name)"
+	" AND s.name = m.name), m.recent_uid"
 
 int maildir_mailbox_list(struct store_conn *conn, int64_t account_id, store_mailbox_cb *cb,
 			 void *ctx)
@@ -255,7 +268,7 @@ int maildir_mailbox_create(struct store_conn *conn, int64_t account_id, const ch
 		return -1;
 	int ret = account_root(c, account_id, root, sizeof(root));
 	if (ret == 0)
-		ret = maildir_mailbox_insert(c, account_id, name, special_use, root);
+		ret = maildir_mailbox_insert(c, account_id, name, special_use, root, false);
 	if (ret == 0 && exec_or_error(c, "COMMIT") < 0)
 		ret = -1;
 	if (ret < 0)
@@ -345,7 +358,7 @@ static int rename_inbox(struct maildir_conn *c, int64_t account_id, const char *
 	struct store_mailbox inbox, target;
 	if (maildir_mailbox_find((struct store_conn *)(void *)c, account_id, "INBOX", &inbox) <= 0)
 		return maildir_set_error(c, "no such mailbox");
-	if (maildir_mailbox_insert(c, account_id, to, NULL, root) < 0 ||
+	if (maildir_mailbox_insert(c, account_id, to, NULL, root, false) < 0 ||
 	    maildir_mailbox_find((struct store_conn *)(void *)c, account_id, to, &target) <= 0)
 		return -1;
 	char from_path[PATH_MAX], to_path[PATH_MAX];
@@ -532,7 +545,8 @@ int maildir_mailbox_status(struct store_conn *conn, int64_t mailbox_id,
 {
 	struct maildir_conn *c = MC(conn);
 	sqlite3_stmt *st = maildir_prepare(c, "SELECT count(*), sum((flags & 1) = 0),"
-					      " sum((flags & 8) != 0), total(size)"
+					      " sum((flags & 8) != 0), total(size),"
+					      " sum(uid > (SELECT recent_uid FROM mailboxes WHERE id = ?1))"
 					      " FROM messages WHERE mailbox_id = ?1");
 	if (st == NULL)
 		return -1;
@@ -543,15 +557,18 @@ int maildir_mailbox_status(struct store_conn *conn, int64_t mailbox_id,
 		st_r->unseen = (uint32_t)sqlite3_column_int64(st, 1);
 		st_r->deleted = (uint32_t)sqlite3_column_int64(st, 2);
 		st_r->size = (uint64_t)sqlite3_column_double(st, 3);
+		st_r->recent = (uint32_t)sqlite3_column_int64(st, 4);
 	}
 	sqlite3_finalize(st);
 	return rc == SQLITE_ROW ? 0 : maildir_db_error(c);
 }
 
-int maildir_mailbox_claim_recent(struct store_conn *conn, int64_t mailbox_id, uint32_t *seen_uid_r)
+int maildir_mailbox_claim_recent(struct store_conn *conn, int64_t mailbox_id, uint32_t *seen_uid_r,
+				 uint32_t *upto_r)
 {
 	struct maildir_conn *c = MC(conn);
-	if (exec_or_error(c, "BEGIN IMMEDIATE") < 0)
+	/* \Recent is advisory: no sync of its own. */
+	if (exec_or_error(c, "PRAGMA synchronous=NORMAL") < 0 || exec_or_error(c, "BEGIN IMMEDIATE") < 0)
 		return -1;
 	sqlite3_stmt *st = maildir_prepare(c, "SELECT recent_uid, uidnext FROM mailboxes"
 					      " WHERE id = ?1");
@@ -561,6 +578,7 @@ int maildir_mailbox_claim_recent(struct store_conn *conn, int64_t mailbox_id, ui
 		if (sqlite3_step(st) == SQLITE_ROW) {
 			*seen_uid_r = (uint32_t)sqlite3_column_int64(st, 0);
 			int64_t last = sqlite3_column_int64(st, 1) - 1;
+			*upto_r = (uint32_t)last;
 			sqlite3_finalize(st);
 			char sql[128];
 			snprintf(sql, sizeof(sql), "UPDATE mailboxes SET recent_uid = %lld WHERE id = %lld",
@@ -575,6 +593,7 @@ int maildir_mailbox_claim_recent(struct store_conn *conn, int64_t mailbox_id, ui
 		ret = -1;
 	if (ret < 0)
 		maildir_db_exec(c->db, "ROLLBACK");
+	maildir_db_exec(c->db, "PRAGMA synchronous=FULL");
 	return ret;
 }
 
@@ -688,8 +707,57 @@ static int64_t txn_modseq(struct maildir_conn *c, int64_t mailbox_id)
 	return m;
 }
 
-int maildir_flags_set(struct store_conn *conn, int64_t mailbox_id, uint32_t uid, uint32_t flags,
-		      const char *keywords, uint64_t unchangedsince, uint64_t *modseq_r)
+/* Does the space-separated list `list` contain `kw` (ASCII case-insensitive)? */
+static bool kw_has(const char *list, const char *kw, size_t klen)
+{
+	for (const char *p = list; *p != '\0';) {
+		size_t n = strcspn(p, " ");
+		if (n == klen && strncasecmp(p, kw, n) == 0)
+			return true;
+		p += n;
+		while (*p == ' ')
+			p++;
+	}
+	return false;
+}
+
+static void kw_append(struct buf *out, const char *kw, size_t klen)
+{
+	if (out->len > 0)
+		buf_append(out, " ", 1);
+	buf_append(out, kw, klen);
+}
+
+/* cur (op) arg -> out */
+static void kw_apply(const char *cur, enum store_flags_mode mode, const char *arg, struct buf *out)
+{
+	buf_reset(out);
+	const char *src = mode == STORE_FLAGS_SET ? "" : cur;
+	for (const char *p = src; *p != '\0';) {
+		size_t n = strcspn(p, " ");
+		bool drop = mode == STORE_FLAGS_REMOVE && kw_has(arg, p, n);
+		if (!drop && n > 0 && !kw_has(out->data != NULL ? out->data : "", p, n))
+			kw_append(out, p, n);
+		p += n;
+		while (*p == ' ')
+			p++;
+	}
+	if (mode == STORE_FLAGS_REMOVE)
+		return;
+	for (const char *p = arg; *p != '\0';) {
+		size_t n = strcspn(p, " ");
+		if (n > 0 && !kw_has(out->data != NULL ? out->data : "", p, n))
+			kw_append(out, p, n);
+		p += n;
+		while (*p == ' ')
+			p++;
+	}
+}
+
+int maildir_flags_update(struct store_conn *conn, int64_t mailbox_id, uint32_t uid,
+			 enum store_flags_mode mode, uint32_t flags, const char *keywords,
+			 uint64_t unchangedsince, uint32_t *flags_r, struct buf *keywords_r,
+			 uint64_t *modseq_r)
 {
 	struct maildir_conn *c = MC(conn);
 	*modseq_r = 0;
@@ -705,14 +773,23 @@ int maildir_flags_set(struct store_conn *conn, int64_t mailbox_id, uint32_t uid,
 		return rc == SQLITE_DONE ? 0 : maildir_db_error(c);
 	}
 	uint32_t old_flags = (uint32_t)sqlite3_column_int(st, 0);
-	bool same_kw = strcmp((const char *)sqlite3_column_text(st, 1), keywords ? keywords : "") == 0;
+	char *old_kw = xstrdup((const char *)sqlite3_column_text(st, 1));
 	uint64_t old_modseq = (uint64_t)sqlite3_column_int64(st, 2);
 	sqlite3_finalize(st);
 	if (unchangedsince > 0 && old_modseq > unchangedsince) {
+		free(old_kw);
 		*modseq_r = old_modseq;
 		return 0;
 	}
-	if (old_flags == flags && same_kw) {
+	uint32_t nf = mode == STORE_FLAGS_SET ? flags
+		      : mode == STORE_FLAGS_ADD ? old_flags | flags
+						: old_flags & ~flags;
+	kw_apply(old_kw, mode, keywords != NULL ? keywords : "", keywords_r);
+	const char *nk = keywords_r->data != NULL ? keywords_r->data : "";
+	*flags_r = nf;
+	bool same = nf == old_flags && strcmp(nk, old_kw) == 0;
+	free(old_kw);
+	if (same) {
 		*modseq_r = old_modseq;
 		return 1; /* nothing to change: no new MODSEQ */
 	}
@@ -725,9 +802,9 @@ int maildir_flags_set(struct store_conn *conn, int64_t mailbox_id, uint32_t uid,
 		return -1;
 	sqlite3_bind_int64(st, 1, mailbox_id);
 	sqlite3_bind_int64(st, 2, uid);
-	sqlite3_bind_int(st, 3, (int)flags);
-	if (keywords != NULL && keywords[0] != '\0')
-		sqlite3_bind_text(st, 4, keywords, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int(st, 3, (int)nf);
+	if (nk[0] != '\0')
+		sqlite3_bind_text(st, 4, nk, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 5, m);
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);

@@ -141,7 +141,7 @@ void maildir_mailbox_dir(const char *name, char *out, size_t outlen);
 /* Insert a mailbox row (and its subscription) and create its Maildir;
  * account_path is the account root. Inside the caller's transaction. */
 int maildir_mailbox_insert(struct maildir_conn *c, int64_t account_id, const char *name,
-			   const char *special_use, const char *account_path);
+			   const char *special_use, const char *account_path, bool subscribe);
 /* Full path of a mailbox's directory, from its id. 1/0/-1. */
 int maildir_mailbox_path(sqlite3 *db, const struct maildir_store *s, int64_t mailbox_id,
 			 char *out, size_t outlen);
@@ -163,13 +163,16 @@ int maildir_subscriptions(struct store_conn *c, int64_t account_id, store_target
 			  void *ctx);
 int maildir_mailbox_status(struct store_conn *c, int64_t mailbox_id,
 			   struct store_mailbox_status *st_r);
-int maildir_mailbox_claim_recent(struct store_conn *c, int64_t mailbox_id, uint32_t *seen_uid_r);
+int maildir_mailbox_claim_recent(struct store_conn *c, int64_t mailbox_id, uint32_t *seen_uid_r,
+				 uint32_t *upto_r);
 int maildir_messages(struct store_conn *c, int64_t mailbox_id, uint64_t changed_since,
 		     store_message_cb *cb, void *ctx);
 int maildir_expunged(struct store_conn *c, int64_t mailbox_id, uint64_t since, store_uid_cb *cb,
 		     void *ctx);
-int maildir_flags_set(struct store_conn *c, int64_t mailbox_id, uint32_t uid, uint32_t flags,
-		      const char *keywords, uint64_t unchangedsince, uint64_t *modseq_r);
+int maildir_flags_update(struct store_conn *c, int64_t mailbox_id, uint32_t uid,
+			 enum store_flags_mode mode, uint32_t flags, const char *keywords,
+			 uint64_t unchangedsince, uint32_t *flags_r, struct buf *keywords_r,
+			 uint64_t *modseq_r);
 int maildir_changes_begin(struct store_conn *c);
 int maildir_read_begin(struct store_conn *c);
 int maildir_read_end(struct store_conn *c);

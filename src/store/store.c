@@ -228,9 +228,10 @@ int store_mailbox_status(struct store_conn *c, int64_t mailbox_id,
 	return B(c)->mailbox_status(c, mailbox_id, st_r);
 }
 
-int store_mailbox_claim_recent(struct store_conn *c, int64_t mailbox_id, uint32_t *seen_uid_r)
+int store_mailbox_claim_recent(struct store_conn *c, int64_t mailbox_id, uint32_t *seen_uid_r,
+			       uint32_t *upto_r)
 {
-	return B(c)->mailbox_claim_recent(c, mailbox_id, seen_uid_r);
+	return B(c)->mailbox_claim_recent(c, mailbox_id, seen_uid_r, upto_r);
 }
 
 int store_messages(struct store_conn *c, int64_t mailbox_id, uint64_t changed_since,
@@ -245,10 +246,13 @@ int store_expunged(struct store_conn *c, int64_t mailbox_id, uint64_t since, sto
 	return B(c)->expunged(c, mailbox_id, since, cb, ctx);
 }
 
-int store_flags_set(struct store_conn *c, int64_t mailbox_id, uint32_t uid, uint32_t flags,
-		    const char *keywords, uint64_t unchangedsince, uint64_t *modseq_r)
+int store_flags_update(struct store_conn *c, int64_t mailbox_id, uint32_t uid,
+		       enum store_flags_mode mode, uint32_t flags, const char *keywords,
+		       uint64_t unchangedsince, uint32_t *flags_r, struct buf *keywords_r,
+		       uint64_t *modseq_r)
 {
-	return B(c)->flags_set(c, mailbox_id, uid, flags, keywords, unchangedsince, modseq_r);
+	return B(c)->flags_update(c, mailbox_id, uid, mode, flags, keywords, unchangedsince, flags_r,
+				  keywords_r, modseq_r);
 }
 
 int store_changes_begin(struct store_conn *c)

@@ -181,12 +181,14 @@ struct store_mailbox {
 	uint32_t uidvalidity;
 	uint32_t uidnext;
 	uint64_t highestmodseq;
+	uint32_t recent_uid;               /* UIDs above are \\Recent (IMAP4rev1) */
 	bool subscribed;
 	char special_use[32];              /* "\\Sent" ... or "" */
 };
 
 struct store_mailbox_status {
 	uint32_t messages;
+	uint32_t recent;
 	uint32_t unseen;
 	uint32_t deleted;
 	uint64_t size;
@@ -229,9 +231,11 @@ int store_mailbox_subscribe(struct store_conn *c, int64_t account_id, const char
 int store_subscriptions(struct store_conn *c, int64_t account_id, store_target_cb *cb, void *ctx);
 int store_mailbox_status(struct store_conn *c, int64_t mailbox_id,
 			 struct store_mailbox_status *st_r);
-/* IMAP4rev1 \Recent: returns the highest UID an earlier session already
- * saw, and claims everything up to UIDNEXT-1 for the caller. */
-int store_mailbox_claim_recent(struct store_conn *c, int64_t mailbox_id, uint32_t *seen_uid_r);
+/* IMAP4rev1 \\Recent: returns the highest UID an earlier session already
+ * saw, and claims everything up to UIDNEXT-1 (*upto_r) for the caller:
+ * the messages in (seen, upto] are \\Recent for it alone. */
+int store_mailbox_claim_recent(struct store_conn *c, int64_t mailbox_id, uint32_t *seen_uid_r,
+			       uint32_t *upto_r);
 /* Messages in UID order; with changed_since > 0 only those whose MODSEQ is
  * greater. */
 int store_messages(struct store_conn *c, int64_t mailbox_id, uint64_t changed_since,
@@ -239,12 +243,20 @@ int store_messages(struct store_conn *c, int64_t mailbox_id, uint64_t changed_si
 /* UIDs expunged with a MODSEQ greater than since (QRESYNC VANISHED). */
 int store_expunged(struct store_conn *c, int64_t mailbox_id, uint64_t since, store_uid_cb *cb,
 		   void *ctx);
-/* Set a message's flags and keywords if its MODSEQ is <= unchangedsince
- * (0: always). Returns 1 (changed; *modseq_r new), 0 (not: *modseq_r the
- * current one; or no such UID: *modseq_r 0), -1. Several calls between
+/* Change a message's flags and keywords, from their current values in the
+ * index (not the caller's copy, which another session may have outdated):
+ * SET replaces them, ADD and REMOVE add or remove the given system flags
+ * and keywords (space-separated, compared ASCII case-insensitively). Only
+ * if its MODSEQ is <= unchangedsince (0: always). Returns 1 (done: the
+ * resulting flags, keywords and MODSEQ in the _r parameters; no new MODSEQ
+ * when nothing changed), 0 (not done: unchangedsince failed, *modseq_r the
+ * current one; or no such UID, *modseq_r 0), -1. Several calls between
  * store_changes_begin() and store_changes_end() share one transaction. */
-int store_flags_set(struct store_conn *c, int64_t mailbox_id, uint32_t uid, uint32_t flags,
-		    const char *keywords, uint64_t unchangedsince, uint64_t *modseq_r);
+enum store_flags_mode { STORE_FLAGS_SET, STORE_FLAGS_ADD, STORE_FLAGS_REMOVE };
+int store_flags_update(struct store_conn *c, int64_t mailbox_id, uint32_t uid,
+		       enum store_flags_mode mode, uint32_t flags, const char *keywords,
+		       uint64_t unchangedsince, uint32_t *flags_r, struct buf *keywords_r,
+		       uint64_t *modseq_r);
 int store_changes_begin(struct store_conn *c);
 /* A consistent read snapshot across several queries (no writes). */
 int store_read_begin(struct store_conn *c);
@@ -325,13 +337,16 @@ struct store_backend {
 			     void *ctx);
 	int (*mailbox_status)(struct store_conn *c, int64_t mailbox_id,
 			      struct store_mailbox_status *st_r);
-	int (*mailbox_claim_recent)(struct store_conn *c, int64_t mailbox_id, uint32_t *seen_uid_r);
+	int (*mailbox_claim_recent)(struct store_conn *c, int64_t mailbox_id, uint32_t *seen_uid_r,
+				    uint32_t *upto_r);
 	int (*messages)(struct store_conn *c, int64_t mailbox_id, uint64_t changed_since,
 			store_message_cb *cb, void *ctx);
 	int (*expunged)(struct store_conn *c, int64_t mailbox_id, uint64_t since, store_uid_cb *cb,
 			void *ctx);
-	int (*flags_set)(struct store_conn *c, int64_t mailbox_id, uint32_t uid, uint32_t flags,
-			 const char *keywords, uint64_t unchangedsince, uint64_t *modseq_r);
+	int (*flags_update)(struct store_conn *c, int64_t mailbox_id, uint32_t uid,
+			    enum store_flags_mode mode, uint32_t flags, const char *keywords,
+			    uint64_t unchangedsince, uint32_t *flags_r, struct buf *keywords_r,
+			    uint64_t *modseq_r);
 	int (*changes_begin)(struct store_conn *c);
 	int (*read_begin)(struct store_conn *c);
 	int (*read_end)(struct store_conn *c);
