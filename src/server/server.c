@@ -27,6 +27,7 @@
 #include "core/loop.h"
 #include "core/util.h"
 #include "imap/imap_server.h"
+#include "pop3/pop3_server.h"
 #include "smtp/smtp_server.h"
 #include "store/store.h"
 #include "tls/tls.h"
@@ -48,6 +49,7 @@ struct worker {
 	struct store_conn *store;
 	struct smtp_env smtp;
 	struct imap_env imap;
+	struct pop3_env pop3;
 	struct listener listeners[MAX_LISTENERS];
 	unsigned nlisteners;
 	bool draining;
@@ -124,6 +126,10 @@ static void accept_cb(struct watcher *w, uint32_t events)
 		case LISTENER_IMAPS:
 			imap_session_accept(&wk->imap, fd, l->kind);
 			break;
+		case LISTENER_POP3:
+		case LISTENER_POP3S:
+			pop3_session_accept(&wk->pop3, fd, l->kind);
+			break;
 		default:
 			close(fd);
 			break;
@@ -136,14 +142,15 @@ static int worker_listen(struct worker *wk, const struct config *cfg, bool have_
 	/* Protocols implemented so far; the others are configured but idle. */
 	static const enum listener_kind served[] = {LISTENER_SMTP, LISTENER_SUBMISSION,
 						    LISTENER_SUBMISSIONS, LISTENER_IMAP,
-						    LISTENER_IMAPS};
+						    LISTENER_IMAPS, LISTENER_POP3, LISTENER_POP3S};
 	char *addrs = xstrdup(cfg->listen);
 	int ret = 0;
 	char *save = NULL;
 	for (char *a = strtok_r(addrs, ", ", &save); a != NULL; a = strtok_r(NULL, ", ", &save)) {
 		for (size_t k = 0; k < sizeof(served) / sizeof(served[0]); k++) {
 			unsigned port = cfg->ports[served[k]];
-			bool needs_tls = served[k] == LISTENER_SUBMISSIONS || served[k] == LISTENER_IMAPS;
+			bool needs_tls = served[k] == LISTENER_SUBMISSIONS || served[k] == LISTENER_IMAPS ||
+					 served[k] == LISTENER_POP3S;
 			if (port == 0 || (needs_tls && !have_tls))
 				continue;
 			if (wk->nlisteners == MAX_LISTENERS) {
@@ -193,12 +200,14 @@ static void worker_begin_drain(void *arg)
 	worker_close_listeners(wk);
 	smtp_env_drain(&wk->smtp, DRAIN_GRACE_MS);
 	imap_env_drain(&wk->imap, DRAIN_GRACE_MS);
+	pop3_env_drain(&wk->pop3, DRAIN_GRACE_MS);
 }
 
 static void worker_check_drained(void *arg)
 {
 	struct worker *wk = arg;
-	if (wk->draining && smtp_env_sessions(&wk->smtp) == 0 && imap_env_sessions(&wk->imap) == 0)
+	if (wk->draining && smtp_env_sessions(&wk->smtp) == 0 && imap_env_sessions(&wk->imap) == 0 &&
+	    pop3_env_sessions(&wk->pop3) == 0)
 		loop_stop(wk->loop);
 }
 
@@ -265,6 +274,7 @@ static void tls_swap_on_loop(void *arg)
 	struct tls_swap *sw = arg;
 	sw->wk->smtp.tls = sw->tls;
 	sw->wk->imap.tls = sw->tls;
+	sw->wk->pop3.tls = sw->tls;
 	free(sw);
 }
 
@@ -467,6 +477,11 @@ int server_run(const struct config *cfg)
 		wk->imap.auth = auth;
 		wk->imap.drained = worker_check_drained;
 		wk->imap.drained_ctx = wk;
+		pop3_env_init(&wk->pop3, cfg, wk->loop, wk->store, &connections);
+		wk->pop3.tls = tls;
+		wk->pop3.auth = auth;
+		wk->pop3.drained = worker_check_drained;
+		wk->pop3.drained_ctx = wk;
 		loop_on_tick(wk->loop, worker_check_drained, wk);
 	}
 	struct change_hub hub = {.workers = workers, .n = n};
@@ -500,6 +515,7 @@ int server_run(const struct config *cfg)
 		worker_close_listeners(wk);
 		smtp_env_close_all(&wk->smtp);
 		imap_env_close_all(&wk->imap);
+		pop3_env_close_all(&wk->pop3);
 		/* Run the deferred frees of the sessions just closed. */
 		loop_stop(wk->loop);
 		loop_run(wk->loop);
