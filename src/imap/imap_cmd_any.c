@@ -73,6 +73,7 @@ static void login_success(struct imap_session *s, const struct store_user *u)
 	s->user = *u;
 	explicit_bzero(s->user.password, sizeof(s->user.password));
 	imap_set_state(s, IMAP_S_AUTH);
+	imap_login_limits(s);
 	s->deadline = loop_now(s->env->loop) + IMAP_TIMEOUT_AUTH * 1000ull;
 	log_info("imap", s->id, "authenticated user=%s@%s", u->local, u->domain);
 }

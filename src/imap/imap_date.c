@@ -186,8 +186,8 @@ int imap_datetime_parse(const char *s, size_t len, time_t *t_r, int *tz_minutes_
 	if (parse_date_text(s, len, &i, true, &y, &mo, &d, error_r) < 0)
 		return -1;
 	/* SP hh:mm:ss SP +hhmm */
-	if (len - i != 15 || s[i] != ' ' || s[i + 3] != ':' || s[i + 6] != ':' ||
-	    s[i + 9] != ' ' || (s[i + 10] != '+' && s[i + 10] != '-')) {
+	if (len - i != 15 || s[i] != ' ' || s[i + 3] != ':' || s[i + 6] != ':' || s[i + 9] != ' ' ||
+	    (s[i + 10] != '+' && s[i + 10] != '-')) {
 		*error_r = "Invalid date-time";
 		return -1;
 	}
@@ -198,6 +198,8 @@ int imap_datetime_parse(const char *s, size_t len, time_t *t_r, int *tz_minutes_
 		*error_r = "Invalid time in date-time";
 		return -1;
 	}
+	if (ss == 60)
+		ss = 59; /* a leap second: time_t has none */
 	int tz = zh * 60 + zm;
 	if (s[i + 10] == '-')
 		tz = -tz;
@@ -220,9 +222,9 @@ int imap_datetime_format(time_t t, int tz_minutes, char *out, size_t outlen)
 	if (y < 1 || y > 9999 || secs < 0 || secs >= SECS_PER_DAY)
 		return -1;
 	int az = tz_minutes < 0 ? -tz_minutes : tz_minutes;
-	int n = snprintf(out, outlen, "%2d-%s-%04d %02d:%02d:%02d %c%02d%02d", d, month_names[m - 1],
-			 y, (int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60),
-			 tz_minutes < 0 ? '-' : '+', az / 60, az % 60);
+	int n = snprintf(out, outlen, "%2d-%s-%04d %02d:%02d:%02d %c%02d%02d", d,
+			 month_names[m - 1], y, (int)(secs / 3600), (int)(secs / 60 % 60),
+			 (int)(secs % 60), tz_minutes < 0 ? '-' : '+', az / 60, az % 60);
 	if (n < 0 || (size_t)n >= outlen) {
 		if (outlen > 0)
 			out[0] = '\0';
@@ -240,9 +242,9 @@ struct zone_name {
 };
 
 static const struct zone_name zone_names[] = {
-	{"UT", 0},          {"UTC", 0},         {"GMT", 0},         {"Z", 0},
-	{"EST", -5 * 60},   {"EDT", -4 * 60},   {"CST", -6 * 60},   {"CDT", -5 * 60},
-	{"MST", -7 * 60},   {"MDT", -6 * 60},   {"PST", -8 * 60},   {"PDT", -7 * 60},
+    {"UT", 0},	      {"UTC", 0},	{"GMT", 0},	  {"Z", 0},
+    {"EST", -5 * 60}, {"EDT", -4 * 60}, {"CST", -6 * 60}, {"CDT", -5 * 60},
+    {"MST", -7 * 60}, {"MDT", -6 * 60}, {"PST", -8 * 60}, {"PDT", -7 * 60},
 };
 
 /* Skip white space, folding and (nested) comments. */
@@ -297,7 +299,8 @@ int imap_rfc5322_date_parse(const char *s, size_t len, time_t *t_r, int *tz_minu
 			size_t nd = i - start;
 			if (i < len && s[i] == ':' && !have_time) {
 				/* hh:mm[:ss] */
-				if (nd > 2 || len - i < 3 || !is_digit(s[i + 1]) || !is_digit(s[i + 2]))
+				if (nd > 2 || len - i < 3 || !is_digit(s[i + 1]) ||
+				    !is_digit(s[i + 2]))
 					return -1;
 				hh = v;
 				mm = digits(s + i + 1, 2);
@@ -360,9 +363,11 @@ int imap_rfc5322_date_parse(const char *s, size_t len, time_t *t_r, int *tz_minu
 				continue;
 			}
 			if (have_time && !have_zone) {
-				for (size_t z = 0; z < sizeof(zone_names) / sizeof(zone_names[0]); z++) {
+				for (size_t z = 0; z < sizeof(zone_names) / sizeof(zone_names[0]);
+				     z++) {
 					size_t zl = strlen(zone_names[z].name);
-					if (zl == wl && ascii_nieq(s + start, zone_names[z].name, zl)) {
+					if (zl == wl &&
+					    ascii_nieq(s + start, zone_names[z].name, zl)) {
 						tz = zone_names[z].minutes;
 						have_zone = true;
 						break;
@@ -386,7 +391,10 @@ int imap_rfc5322_date_parse(const char *s, size_t len, time_t *t_r, int *tz_minu
 		return -1;
 	if (hh > 23 || mm > 59 || ss > 60)
 		return -1;
-	int64_t secs = imap_days_from_civil(year, month, day) * SECS_PER_DAY + hh * 3600 + mm * 60 + ss;
+	if (ss == 60)
+		ss = 59; /* a leap second: time_t has none */
+	int64_t secs =
+	    imap_days_from_civil(year, month, day) * SECS_PER_DAY + hh * 3600 + mm * 60 + ss;
 	*t_r = (time_t)(secs - (int64_t)tz * 60);
 	*tz_minutes_r = tz;
 	return 0;

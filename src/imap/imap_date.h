@@ -35,8 +35,8 @@ int imap_date_parse(const char *s, size_t len, int64_t *day_r, const char **erro
 void imap_date_format(int64_t day, char *out, size_t outlen);
 
 /* IMAP date-time without its quotes: "17-Jul-1996 02:44:25 -0700", the day
- * also as " 7" or "7". Returns 0 with the instant (UTC) and the zone, or -1
- * with *error_r set. */
+ * also as " 7" or "7"; a leap second :60 reads as :59. Returns 0 with the
+ * instant (UTC) and the zone, or -1 with *error_r set. */
 int imap_datetime_parse(const char *s, size_t len, time_t *t_r, int *tz_minutes_r,
 			const char **error_r);
 /* Format the instant t in zone tz_minutes: " 7-Jul-1996 02:44:25 -0700"
@@ -50,7 +50,8 @@ int imap_datetime_format(time_t t, int tz_minutes, char *out, size_t outlen);
  * "7-Feb-1994", 2- and 3-digit years (RFC 5322 4.3), missing seconds,
  * missing or obsolete zones (UT GMT EST ... military letters as +0000,
  * unknown names ignored), asctime order "Mon Feb  7 21:52:25 1994". A
- * missing time is 00:00:00, a missing zone +0000. Returns 0 or -1. */
+ * missing time is 00:00:00, a missing zone +0000, a leap second :59.
+ * Returns 0 or -1. */
 int imap_rfc5322_date_parse(const char *s, size_t len, time_t *t_r, int *tz_minutes_r);
 
 #endif

@@ -94,8 +94,8 @@ static int parse_header_list(const char *s, size_t n, struct imap_section *sec,
 		} else {
 			while (i < n && s[i] != ' ' && s[i] != ')') {
 				unsigned char c = (unsigned char)s[i++];
-				if (!is_field_char(c) || c == '(' || c == '{' || c == '"' || c == '\\' ||
-				    tl >= sizeof(tmp))
+				if (!is_field_char(c) || c == '(' || c == '{' || c == '"' ||
+				    c == '\\' || tl >= sizeof(tmp))
 					return fail(error_r, "Invalid header field name");
 				tmp[tl++] = (char)c;
 			}
@@ -159,7 +159,8 @@ static int parse_section(const char *s, size_t n, bool binary, struct imap_secti
 		}
 		if (kw >= tn || t[kw] != ' ')
 			return fail(error_r, "Missing header field list");
-		kw++;
+		while (kw < tn && t[kw] == ' ')
+			kw++;
 		return parse_header_list(t + kw, tn - kw, sec, error_r);
 	}
 	if (tn == 6 && ascii_nieq(t, "HEADER", 6)) {
@@ -208,17 +209,17 @@ struct simple_att {
 };
 
 static const struct simple_att simple_atts[] = {
-	{"FLAGS", IMAP_FETCH_FLAGS},
-	{"INTERNALDATE", IMAP_FETCH_INTERNALDATE},
-	{"RFC822", IMAP_FETCH_RFC822},
-	{"RFC822.HEADER", IMAP_FETCH_RFC822_HEADER},
-	{"RFC822.SIZE", IMAP_FETCH_RFC822_SIZE},
-	{"RFC822.TEXT", IMAP_FETCH_RFC822_TEXT},
-	{"ENVELOPE", IMAP_FETCH_ENVELOPE},
-	{"BODY", IMAP_FETCH_BODY},
-	{"BODYSTRUCTURE", IMAP_FETCH_BODYSTRUCTURE},
-	{"UID", IMAP_FETCH_UID},
-	{"MODSEQ", IMAP_FETCH_MODSEQ},
+    {"FLAGS", IMAP_FETCH_FLAGS},
+    {"INTERNALDATE", IMAP_FETCH_INTERNALDATE},
+    {"RFC822", IMAP_FETCH_RFC822},
+    {"RFC822.HEADER", IMAP_FETCH_RFC822_HEADER},
+    {"RFC822.SIZE", IMAP_FETCH_RFC822_SIZE},
+    {"RFC822.TEXT", IMAP_FETCH_RFC822_TEXT},
+    {"ENVELOPE", IMAP_FETCH_ENVELOPE},
+    {"BODY", IMAP_FETCH_BODY},
+    {"BODYSTRUCTURE", IMAP_FETCH_BODYSTRUCTURE},
+    {"UID", IMAP_FETCH_UID},
+    {"MODSEQ", IMAP_FETCH_MODSEQ},
 };
 
 void imap_fetch_item_free(struct imap_fetch_item *item)
@@ -325,7 +326,7 @@ static int append_field_name(struct buf *out, const struct imap_header_name *f)
 
 static int append_section(struct buf *out, const struct imap_section *sec)
 {
-	static const char *const texts[] = {"", "HEADER", "HEADER.FIELDS", "HEADER.FIELDS.NOT",
+	static const char *const texts[] = {"",	    "HEADER", "HEADER.FIELDS", "HEADER.FIELDS.NOT",
 					    "TEXT", "MIME"};
 	if (buf_append(out, "[", 1) < 0)
 		return -1;
@@ -338,7 +339,8 @@ static int append_section(struct buf *out, const struct imap_section *sec)
 		if (buf_append_str(out, texts[sec->text]) < 0)
 			return -1;
 	}
-	if (sec->text == IMAP_SECTION_HEADER_FIELDS || sec->text == IMAP_SECTION_HEADER_FIELDS_NOT) {
+	if (sec->text == IMAP_SECTION_HEADER_FIELDS ||
+	    sec->text == IMAP_SECTION_HEADER_FIELDS_NOT) {
 		if (buf_append(out, " (", 2) < 0)
 			return -1;
 		for (unsigned i = 0; i < sec->field_count; i++) {
@@ -558,13 +560,12 @@ struct system_flag {
 };
 
 static const struct system_flag system_flags[] = {
-	{"\\Seen", IMAP_FLAG_SEEN},       {"\\Answered", IMAP_FLAG_ANSWERED},
-	{"\\Flagged", IMAP_FLAG_FLAGGED}, {"\\Deleted", IMAP_FLAG_DELETED},
-	{"\\Draft", IMAP_FLAG_DRAFT},
+    {"\\Seen", IMAP_FLAG_SEEN},	      {"\\Answered", IMAP_FLAG_ANSWERED},
+    {"\\Flagged", IMAP_FLAG_FLAGGED}, {"\\Deleted", IMAP_FLAG_DELETED},
+    {"\\Draft", IMAP_FLAG_DRAFT},
 };
 
-int imap_flags_parse(const struct imap_arg *args, struct imap_flags *flags_r,
-		     const char **error_r)
+int imap_flags_parse(const struct imap_arg *args, struct imap_flags *flags_r, const char **error_r)
 {
 	for (const struct imap_arg *a = args; !imap_arg_is_eol(a); a++) {
 		const char *s;
@@ -573,15 +574,16 @@ int imap_flags_parse(const struct imap_arg *args, struct imap_flags *flags_r,
 			return fail(error_r, "Invalid flag");
 		if (len > 0 && s[0] == '\\') {
 			unsigned bit = 0;
-			for (size_t i = 0; i < sizeof(system_flags) / sizeof(system_flags[0]); i++) {
+			for (size_t i = 0; i < sizeof(system_flags) / sizeof(system_flags[0]);
+			     i++) {
 				size_t nl = strlen(system_flags[i].name);
 				if (nl == len && ascii_nieq(s, system_flags[i].name, nl))
 					bit = system_flags[i].bit;
 			}
 			if (bit == 0)
 				return fail(error_r, len == 7 && ascii_nieq(s, "\\Recent", 7)
-							     ? "\\Recent flag cannot be set"
-							     : "Invalid system flag");
+							 ? "\\Recent flag cannot be set"
+							 : "Invalid system flag");
 			flags_r->system |= bit;
 			continue;
 		}
@@ -594,8 +596,8 @@ int imap_flags_parse(const struct imap_arg *args, struct imap_flags *flags_r,
 				dup = true;
 		if (dup)
 			continue;
-		flags_r->keywords = xrealloc(flags_r->keywords,
-					     (flags_r->keyword_count + 1) * sizeof(char *));
+		flags_r->keywords =
+		    xrealloc(flags_r->keywords, (flags_r->keyword_count + 1) * sizeof(char *));
 		flags_r->keywords[flags_r->keyword_count++] = xstrndup(s, len);
 	}
 	return 0;

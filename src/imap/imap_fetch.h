@@ -26,27 +26,27 @@ struct buf;
 enum imap_fetch_att {
 	IMAP_FETCH_FLAGS,
 	IMAP_FETCH_INTERNALDATE,
-	IMAP_FETCH_RFC822,        /* = BODY[], sets \Seen */
+	IMAP_FETCH_RFC822,	  /* = BODY[], sets \Seen */
 	IMAP_FETCH_RFC822_HEADER, /* = BODY.PEEK[HEADER] */
 	IMAP_FETCH_RFC822_SIZE,
-	IMAP_FETCH_RFC822_TEXT,   /* = BODY[TEXT], sets \Seen */
+	IMAP_FETCH_RFC822_TEXT, /* = BODY[TEXT], sets \Seen */
 	IMAP_FETCH_ENVELOPE,
-	IMAP_FETCH_BODY,          /* non-extensible BODYSTRUCTURE */
+	IMAP_FETCH_BODY, /* non-extensible BODYSTRUCTURE */
 	IMAP_FETCH_BODYSTRUCTURE,
 	IMAP_FETCH_UID,
 	IMAP_FETCH_MODSEQ,
-	IMAP_FETCH_BODY_SECTION,  /* BODY[...] / BODY.PEEK[...] */
-	IMAP_FETCH_BINARY,        /* BINARY[...] / BINARY.PEEK[...] */
-	IMAP_FETCH_BINARY_SIZE,   /* BINARY.SIZE[...] */
+	IMAP_FETCH_BODY_SECTION, /* BODY[...] / BODY.PEEK[...] */
+	IMAP_FETCH_BINARY,	 /* BINARY[...] / BINARY.PEEK[...] */
+	IMAP_FETCH_BINARY_SIZE,	 /* BINARY.SIZE[...] */
 };
 
 enum imap_section_text {
-	IMAP_SECTION_ALL = 0,       /* BODY[] or BODY[1.2]: the whole (part) */
+	IMAP_SECTION_ALL = 0, /* BODY[] or BODY[1.2]: the whole (part) */
 	IMAP_SECTION_HEADER,
 	IMAP_SECTION_HEADER_FIELDS,
 	IMAP_SECTION_HEADER_FIELDS_NOT,
 	IMAP_SECTION_TEXT,
-	IMAP_SECTION_MIME,          /* only after part numbers */
+	IMAP_SECTION_MIME, /* only after part numbers */
 };
 
 #define IMAP_SECTION_MAX_PARTS 64
@@ -57,7 +57,7 @@ struct imap_header_name {
 };
 
 struct imap_section {
-	char *raw;      /* the text between the brackets as sent, NUL-terminated */
+	char *raw; /* the text between the brackets as sent, NUL-terminated */
 	size_t raw_len;
 	uint32_t parts[IMAP_SECTION_MAX_PARTS];
 	unsigned part_count;
@@ -68,9 +68,9 @@ struct imap_section {
 
 struct imap_fetch_item {
 	enum imap_fetch_att att;
-	bool peek;          /* BODY.PEEK / BINARY.PEEK */
+	bool peek;		     /* BODY.PEEK / BINARY.PEEK */
 	struct imap_section section; /* BODY_SECTION, BINARY, BINARY_SIZE */
-	bool partial;       /* <offset.count> given */
+	bool partial;		     /* <offset.count> given */
 	uint64_t partial_offset;
 	uint64_t partial_count;
 };
@@ -79,11 +79,11 @@ struct imap_fetch_request {
 	struct imap_seqset set;
 	struct imap_fetch_item *items;
 	unsigned item_count;
-	bool uid;          /* UID FETCH (a UID item is always present then) */
+	bool uid; /* UID FETCH (a UID item is always present then) */
 	bool changedsince_given;
 	uint64_t changedsince; /* CHANGEDSINCE (a MODSEQ item is then present) */
-	bool vanished;     /* VANISHED (UID FETCH with CHANGEDSINCE only) */
-	bool sets_seen;    /* some item without PEEK reads body text: set \Seen */
+	bool vanished;	       /* VANISHED (UID FETCH with CHANGEDSINCE only) */
+	bool sets_seen;	       /* some item without PEEK reads body text: set \Seen */
 };
 
 /* Parse the arguments of FETCH (uid false) or UID FETCH (uid true): the
@@ -117,8 +117,8 @@ enum imap_flag {
 #define IMAP_KEYWORD_MAX_LEN 250
 
 struct imap_flags {
-	unsigned system;   /* IMAP_FLAG_* */
-	char **keywords;   /* atoms, first spelling kept, no duplicates (ASCII case-insensitive) */
+	unsigned system; /* IMAP_FLAG_* */
+	char **keywords; /* atoms, first spelling kept, no duplicates (ASCII case-insensitive) */
 	unsigned keyword_count;
 };
 
@@ -126,8 +126,7 @@ void imap_flags_init(struct imap_flags *flags);
 void imap_flags_free(struct imap_flags *flags);
 /* Parse flags from an argument array up to its EOL (the elements of a
  * flag-list, or the flags after STORE's FLAGS). Returns 0 or -1. */
-int imap_flags_parse(const struct imap_arg *args, struct imap_flags *flags_r,
-		     const char **error_r);
+int imap_flags_parse(const struct imap_arg *args, struct imap_flags *flags_r, const char **error_r);
 /* Parse a parenthesised flag-list (APPEND). */
 int imap_flag_list_parse(const struct imap_arg *arg, struct imap_flags *flags_r,
 			 const char **error_r);
@@ -136,7 +135,7 @@ bool imap_keyword_valid(const char *s, size_t len);
 
 enum imap_store_mode {
 	IMAP_STORE_REPLACE, /* FLAGS */
-	IMAP_STORE_ADD,     /* +FLAGS */
+	IMAP_STORE_ADD,	    /* +FLAGS */
 	IMAP_STORE_REMOVE,  /* -FLAGS */
 };
 

@@ -18,30 +18,30 @@
 #define KEEP_NODES 1024u
 
 enum state {
-	ST_START,     /* before a tag; empty lines are skipped */
-	ST_START_LF,  /* CR of an empty line seen */
+	ST_START,    /* before a tag; empty lines are skipped */
+	ST_START_LF, /* CR of an empty line seen */
 	ST_TAG,
 	ST_AFTER_TAG, /* spaces, then the command name */
 	ST_NAME,
 	ST_AFTER_UID, /* "UID" and a space: spaces, then the second word */
 	ST_NAME2,
-	ST_ARGS,      /* an argument, ')' or the end of the line; spaces skipped */
-	ST_AFTER,     /* after a string, literal or ')': SP, ')' or end of line */
+	ST_ARGS,  /* an argument, ')' or the end of the line; spaces skipped */
+	ST_AFTER, /* after a string, literal or ')': SP, ')' or end of line */
 	ST_ATOM,
-	ST_BRACKET,   /* inside [...] of a FETCH attribute */
+	ST_BRACKET, /* inside [...] of a FETCH attribute */
 	ST_BRACKET_Q,
 	ST_BRACKET_QE,
 	ST_QUOTED,
 	ST_QUOTED_ESC,
-	ST_TILDE,     /* '~' at an argument's start: literal8 or an atom */
+	ST_TILDE, /* '~' at an argument's start: literal8 or an atom */
 	ST_LIT_DIGITS,
 	ST_LIT_CLOSE, /* "{n+": expecting '}' */
 	ST_LIT_CR,    /* "{n}": expecting CRLF */
 	ST_LIT_LF,
-	ST_LIT_WAIT,  /* synchronising literal announced, session to answer */
+	ST_LIT_WAIT, /* synchronising literal announced, session to answer */
 	ST_LIT_DATA,
-	ST_EOL_LF,    /* CR at the end of a command line: expecting LF */
-	ST_SKIP,      /* discarding a broken command to its end */
+	ST_EOL_LF, /* CR at the end of a command line: expecting LF */
+	ST_SKIP,   /* discarding a broken command to its end */
 	ST_SKIP_Q,
 	ST_SKIP_QE,
 	ST_SKIP_LIT,
@@ -62,10 +62,10 @@ struct pnode {
 	bool literal8;
 	bool nonsync;
 	uint32_t parent; /* index of the enclosing LIST, or NO_PARENT */
-	size_t off;      /* strings: offset in p->strings */
-	size_t len;      /* strings: bytes; lists: elements */
-	size_t block;    /* lists, when building: first element's index */
-	size_t fill;     /* lists, when building: elements placed so far */
+	size_t off;	 /* strings: offset in p->strings */
+	size_t len;	 /* strings: bytes; lists: elements */
+	size_t block;	 /* lists, when building: first element's index */
+	size_t fill;	 /* lists, when building: elements placed so far */
 };
 
 struct command_block {
@@ -79,18 +79,18 @@ struct imap_parser {
 	enum state state;
 
 	/* The command being read. */
-	struct buf strings;  /* tag, name, then every string's bytes + NUL */
+	struct buf strings; /* tag, name, then every string's bytes + NUL */
 	struct pnode *nodes;
 	size_t node_count, node_cap;
 	size_t tag_len;
 	bool tag_done;
 	size_t name_off, name_len;
 	bool name_done;
-	bool fetch;          /* FETCH / UID FETCH: '[' opens a section */
-	uint32_t cur_list;   /* innermost open LIST, or NO_PARENT */
+	bool fetch;	   /* FETCH / UID FETCH: '[' opens a section */
+	uint32_t cur_list; /* innermost open LIST, or NO_PARENT */
 	unsigned depth;
-	size_t line_len;     /* bytes of the current line, CR/LF excluded */
-	uint64_t cmd_size;   /* bytes of the command so far */
+	size_t line_len;   /* bytes of the current line, CR/LF excluded */
+	uint64_t cmd_size; /* bytes of the command so far */
 
 	/* Literal being announced / read. */
 	uint64_t lit_size;
@@ -109,8 +109,8 @@ struct imap_parser {
 	size_t line_len_out;
 
 	/* Results. */
-	struct command_block *done;   /* completed, not yet taken */
-	bool pending_reset;           /* start afresh at the next feed */
+	struct command_block *done; /* completed, not yet taken */
+	bool pending_reset;	    /* start afresh at the next feed */
 	bool line_ready;
 	enum imap_parse_error err;
 	const char *err_msg;
@@ -130,10 +130,10 @@ enum step {
 
 /* Where skipping starts after an error. */
 enum skip_from {
-	SKIP_LINE,   /* scan to the end of the line, tracking quotes and literals */
-	SKIP_NONE,   /* the command already ended */
-	SKIP_DATA,   /* inside a literal: p->lit_left bytes to drop first */
-	SKIP_PLAIN,  /* line mode: to the LF, nothing tracked */
+	SKIP_LINE,  /* scan to the end of the line, tracking quotes and literals */
+	SKIP_NONE,  /* the command already ended */
+	SKIP_DATA,  /* inside a literal: p->lit_left bytes to drop first */
+	SKIP_PLAIN, /* line mode: to the LF, nothing tracked */
 	SKIP_FATAL,
 };
 
@@ -145,9 +145,9 @@ enum skip_from {
  * sequence sets are all read as atoms; their own parsers are stricter). */
 static bool is_atom_char(unsigned char c)
 {
-	if (c <= 0x20 || c >= 0x7f)
-		return false;
-	return c != '(' && c != ')' && c != '{' && c != '"' && c != '\\';
+	/* 0x21-0x7e without ( ) { " \ : one bit per ASCII character */
+	static const uint32_t atom_bits[4] = {0x0, 0xfffffcfa, 0xefffffff, 0x77ffffff};
+	return c < 0x80 && ((atom_bits[c >> 5] >> (c & 31)) & 1) != 0;
 }
 
 /* tag = 1*<any ASTRING-CHAR except "+"> */
@@ -292,7 +292,6 @@ static enum step fail(struct imap_parser *p, const char *msg)
 	return fail_at(p, IMAP_PARSE_ERR_SYNTAX, msg, SKIP_LINE, false);
 }
 
-
 /* ------------------------------------------------------------------ */
 /* Arguments */
 
@@ -326,7 +325,8 @@ static void end_string(struct imap_parser *p)
 {
 	struct pnode *n = &p->nodes[p->node_count - 1];
 	n->len = p->strings.len - n->off;
-	if (n->type == IMAP_ARG_ATOM && n->len == 3 && ascii_nieq(p->strings.data + n->off, "NIL", 3))
+	if (n->type == IMAP_ARG_ATOM && n->len == 3 &&
+	    ascii_nieq(p->strings.data + n->off, "NIL", 3))
 		n->type = IMAP_ARG_NIL;
 	str_end(p);
 }
@@ -357,7 +357,7 @@ static void build_command(struct imap_parser *p)
 	struct command_block *blk = xcalloc(1, sizeof(*blk) + total * sizeof(struct imap_arg));
 	struct imap_arg *args = blk->args;
 	const char *base = p->strings.data; /* final now: nothing more is appended */
-	size_t next = top + 1; /* args[top] is the top level's EOL */
+	size_t next = top + 1;		    /* args[top] is the top level's EOL */
 	size_t top_fill = 0;
 	for (size_t i = 0; i < p->node_count; i++) {
 		struct pnode *n = &p->nodes[i];
@@ -606,8 +606,8 @@ static enum step step_line(struct imap_parser *p, unsigned char c)
 {
 	if (p->state == ST_LINE_LF) {
 		if (c != '\n')
-			return fail_at(p, IMAP_PARSE_ERR_SYNTAX, "CR not followed by LF", SKIP_PLAIN,
-				       false);
+			return fail_at(p, IMAP_PARSE_ERR_SYNTAX, "CR not followed by LF",
+				       SKIP_PLAIN, false);
 	} else if (c == '\r') {
 		p->state = ST_LINE_LF;
 		return STEP_NEXT;
@@ -811,7 +811,8 @@ static enum step step_command(struct imap_parser *p, unsigned char c)
 			end_string(p);
 			return end_of_line(p);
 		default:
-			return fail(p, c == '\0' ? "NUL byte in atom" : "Invalid character in atom");
+			return fail(p,
+				    c == '\0' ? "NUL byte in atom" : "Invalid character in atom");
 		}
 
 	case ST_BRACKET:
@@ -963,11 +964,10 @@ static size_t literal_data(struct imap_parser *p, const unsigned char *data, siz
 static enum step count_byte(struct imap_parser *p, unsigned char c)
 {
 	if (p->cmd_size >= p->lim.max_command)
-		return fail_at(p, IMAP_PARSE_ERR_COMMAND_TOO_BIG, "Command too big",
-			       SKIP_LINE, false);
+		return fail_at(p, IMAP_PARSE_ERR_COMMAND_TOO_BIG, "Command too big", SKIP_LINE,
+			       false);
 	if (c != '\r' && c != '\n' && p->line_len >= p->lim.max_line)
-		return fail_at(p, IMAP_PARSE_ERR_LINE_TOO_LONG, "Line too long",
-			       SKIP_LINE, false);
+		return fail_at(p, IMAP_PARSE_ERR_LINE_TOO_LONG, "Line too long", SKIP_LINE, false);
 	p->cmd_size++;
 	if (c != '\r' && c != '\n')
 		p->line_len++;
@@ -977,6 +977,39 @@ static enum step count_byte(struct imap_parser *p, unsigned char c)
 static bool is_skip_state(enum state s)
 {
 	return s >= ST_SKIP && s <= ST_SKIP_PLAIN;
+}
+
+/* The run of bytes at d[0..n) that state `s` would take one by one without
+ * any decision (atom characters, quoted-string text, skipped text), cut to
+ * what the limits still allow, so that the byte loop can take them in bulk.
+ * The byte that ends the run goes through the per-byte path. */
+static size_t plain_run(const struct imap_parser *p, const unsigned char *d, size_t n)
+{
+	size_t i = 0;
+	switch (p->state) {
+	case ST_ATOM:
+		while (i < n && is_atom_char(d[i]) && !(d[i] == '[' && p->fetch))
+			i++;
+		break;
+	case ST_QUOTED:
+		while (i < n && d[i] != '"' && d[i] != '\\' && d[i] != '\r' && d[i] != '\n' &&
+		       d[i] != '\0')
+			i++;
+		break;
+	case ST_SKIP:
+		while (i < n && d[i] != '"' && d[i] != '{' && d[i] != '\n')
+			i++;
+		if ((uint64_t)i > p->lim.max_skip - p->skipped)
+			i = (size_t)(p->lim.max_skip - p->skipped);
+		return i;
+	default:
+		return 0;
+	}
+	if (i > p->lim.max_line - p->line_len)
+		i = p->lim.max_line - p->line_len;
+	if ((uint64_t)i > p->lim.max_command - p->cmd_size)
+		i = (size_t)(p->lim.max_command - p->cmd_size);
+	return i;
 }
 
 enum imap_parse_result imap_parser_feed(struct imap_parser *p, const void *data, size_t len,
@@ -1020,11 +1053,25 @@ enum imap_parse_result imap_parser_feed(struct imap_parser *p, const void *data,
 			continue;
 		}
 
+		size_t run = plain_run(p, d + i, len - i);
+		if (run > 0) {
+			if (s == ST_SKIP) {
+				p->skipped += run;
+			} else {
+				if (buf_append(&p->strings, d + i, run) < 0)
+					die("imap parser: string buffer limit");
+				p->line_len += run;
+				p->cmd_size += run;
+			}
+			i += run;
+			continue;
+		}
+
 		unsigned char c = d[i];
 		if (is_skip_state(s)) {
 			if (p->skipped >= p->lim.max_skip) {
-				fail_at(p, IMAP_PARSE_ERR_SKIP_LIMIT, "Too much data after an error",
-					SKIP_FATAL, false);
+				fail_at(p, IMAP_PARSE_ERR_SKIP_LIMIT,
+					"Too much data after an error", SKIP_FATAL, false);
 				*consumed_r = i;
 				return IMAP_PARSE_ERROR;
 			}
@@ -1101,9 +1148,9 @@ enum imap_parse_result imap_parser_feed(struct imap_parser *p, const void *data,
 /* ------------------------------------------------------------------ */
 /* Public API */
 
-struct imap_parser *imap_parser_new(const struct imap_parser_limits *limits, unsigned flags)
+void imap_parser_set_limits(struct imap_parser *p, const struct imap_parser_limits *limits)
 {
-	struct imap_parser *p = xcalloc(1, sizeof(*p));
+	memset(&p->lim, 0, sizeof(p->lim));
 	if (limits != NULL)
 		p->lim = *limits;
 	if (p->lim.max_line == 0)
@@ -1118,6 +1165,12 @@ struct imap_parser *imap_parser_new(const struct imap_parser_limits *limits, uns
 		p->lim.max_args = IMAP_PARSER_DEFAULT_MAX_ARGS;
 	if (p->lim.max_skip == 0)
 		p->lim.max_skip = IMAP_PARSER_DEFAULT_MAX_SKIP;
+}
+
+struct imap_parser *imap_parser_new(const struct imap_parser_limits *limits, unsigned flags)
+{
+	struct imap_parser *p = xcalloc(1, sizeof(*p));
+	imap_parser_set_limits(p, limits);
 	p->flags = flags;
 	buf_init(&p->strings, 0);
 	reset_command(p);
@@ -1312,8 +1365,7 @@ bool imap_arg_get_nstring(const struct imap_arg *arg, const char **str_r, size_t
 	return imap_arg_get_string(arg, str_r, len_r);
 }
 
-bool imap_arg_get_list(const struct imap_arg *arg, const struct imap_arg **list_r,
-		       size_t *count_r)
+bool imap_arg_get_list(const struct imap_arg *arg, const struct imap_arg **list_r, size_t *count_r)
 {
 	if (arg->type != IMAP_ARG_LIST)
 		return false;

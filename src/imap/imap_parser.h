@@ -63,9 +63,17 @@
  * strings, a missing space between arguments, unbalanced parentheses.
  *
  * Lifetime: the command returned by imap_parser_command() lives until the
- * next imap_parser_feed/reset/free call; one taken with imap_parser_take_
- * command() is the caller's, freed with imap_command_free(), and all its
- * argument pointers live exactly as long as it does. */
+ * next imap_parser_feed / reset / expect_line / free call; one taken with
+ * imap_parser_take_command() is the caller's, freed with imap_command_free(),
+ * and all its argument pointers live exactly as long as it does (the session
+ * may keep it while the parser goes on with the next command). The tag and
+ * name accessors, the error text and the line are valid until the next call
+ * that changes the parser.
+ *
+ * Memory: nothing is allocated for a literal before its size has passed the
+ * limits; its contents are then buffered as they arrive (up to max_literal),
+ * so a client can make the parser hold max_command bytes: lower the limits
+ * before authentication (imap_parser_set_limits). */
 #ifndef POSTANE_IMAP_PARSER_H
 #define POSTANE_IMAP_PARSER_H
 
@@ -75,7 +83,7 @@
 
 enum imap_arg_type {
 	IMAP_ARG_EOL = 0, /* ends every argument array */
-	IMAP_ARG_NIL,     /* the atom NIL, any case (str holds it as sent) */
+	IMAP_ARG_NIL,	  /* the atom NIL, any case (str holds it as sent) */
 	IMAP_ARG_ATOM,
 	IMAP_ARG_QUOTED,
 	IMAP_ARG_LITERAL,
@@ -95,11 +103,11 @@ struct imap_arg {
 };
 
 struct imap_command {
-	const char *tag;             /* as sent */
-	const char *name;            /* upper-case: "NOOP", "UID FETCH" */
+	const char *tag;	     /* as sent */
+	const char *name;	     /* upper-case: "NOOP", "UID FETCH" */
 	const struct imap_arg *args; /* arg_count elements, then IMAP_ARG_EOL */
 	unsigned arg_count;
-	uint64_t size;               /* bytes on the wire, literals and CRLFs included */
+	uint64_t size; /* bytes on the wire, literals and CRLFs included */
 	/* private */
 	char *storage_;
 };
@@ -147,13 +155,13 @@ enum imap_parse_result {
 
 enum imap_parse_error {
 	IMAP_PARSE_ERR_NONE = 0,
-	IMAP_PARSE_ERR_SYNTAX,          /* BAD */
-	IMAP_PARSE_ERR_LINE_TOO_LONG,   /* BAD */
+	IMAP_PARSE_ERR_SYNTAX,		/* BAD */
+	IMAP_PARSE_ERR_LINE_TOO_LONG,	/* BAD */
 	IMAP_PARSE_ERR_LITERAL_TOO_BIG, /* BAD [TOOBIG] (or NO [TOOBIG] for APPEND) */
 	IMAP_PARSE_ERR_COMMAND_TOO_BIG, /* BAD [TOOBIG] */
-	IMAP_PARSE_ERR_TOO_DEEP,        /* BAD */
-	IMAP_PARSE_ERR_TOO_MANY_ARGS,   /* BAD */
-	IMAP_PARSE_ERR_SKIP_LIMIT,      /* always fatal: BYE */
+	IMAP_PARSE_ERR_TOO_DEEP,	/* BAD */
+	IMAP_PARSE_ERR_TOO_MANY_ARGS,	/* BAD */
+	IMAP_PARSE_ERR_SKIP_LIMIT,	/* always fatal: BYE */
 };
 
 /* What a line read in line mode must look like. */
@@ -173,6 +181,11 @@ struct imap_parser *imap_parser_new(const struct imap_parser_limits *limits, uns
 void imap_parser_free(struct imap_parser **p);
 /* Change the literal flags, e.g. when capabilities change. */
 void imap_parser_set_flags(struct imap_parser *p, unsigned flags);
+/* Replace the limits (0 fields: defaults), between commands: e.g. a small
+ * max_literal / max_command before authentication (a non-synchronising
+ * literal is buffered up to max_literal without asking the session), the
+ * message size limit after it. */
+void imap_parser_set_limits(struct imap_parser *p, const struct imap_parser_limits *limits);
 /* Forget any partial command (and a completed one not taken). */
 void imap_parser_reset(struct imap_parser *p);
 
@@ -228,7 +241,6 @@ bool imap_arg_get_astring(const struct imap_arg *arg, const char **str_r, size_t
 /* nstring: NIL gives *str_r = NULL, *len_r = 0; QUOTED or LITERAL. */
 bool imap_arg_get_nstring(const struct imap_arg *arg, const char **str_r, size_t *len_r);
 /* LIST: its elements (ending with EOL) and their count. */
-bool imap_arg_get_list(const struct imap_arg *arg, const struct imap_arg **list_r,
-		       size_t *count_r);
+bool imap_arg_get_list(const struct imap_arg *arg, const struct imap_arg **list_r, size_t *count_r);
 
 #endif

@@ -145,6 +145,8 @@ void imap_update_watch(struct imap_session *s);
 void imap_session_release(struct imap_session *s);
 bool imap_conn_is_tls(const struct imap_session *s);
 bool imap_login_allowed(const struct imap_session *s);
+/* Raise the parser's limits once the user is authenticated. */
+void imap_login_limits(struct imap_session *s);
 
 /* Mailbox names: argument (mUTF-7 or UTF-8, depending on the session) to
  * the canonical UTF-8 name ("INBOX" in any case becomes INBOX). Returns 0

@@ -34,42 +34,42 @@ struct key_def {
 };
 
 static const struct key_def key_defs[] = {
-	{"ALL", IMAP_SEARCH_ALL, OP_NONE},
-	{"ANSWERED", IMAP_SEARCH_ANSWERED, OP_NONE},
-	{"BCC", IMAP_SEARCH_BCC, OP_STRING},
-	{"BEFORE", IMAP_SEARCH_BEFORE, OP_DATE},
-	{"BODY", IMAP_SEARCH_BODY, OP_STRING},
-	{"CC", IMAP_SEARCH_CC, OP_STRING},
-	{"DELETED", IMAP_SEARCH_DELETED, OP_NONE},
-	{"DRAFT", IMAP_SEARCH_DRAFT, OP_NONE},
-	{"FLAGGED", IMAP_SEARCH_FLAGGED, OP_NONE},
-	{"FROM", IMAP_SEARCH_FROM, OP_STRING},
-	{"HEADER", IMAP_SEARCH_HEADER, OP_HEADER},
-	{"KEYWORD", IMAP_SEARCH_KEYWORD, OP_KEYWORD},
-	{"LARGER", IMAP_SEARCH_LARGER, OP_NUMBER},
-	{"MODSEQ", IMAP_SEARCH_MODSEQ, OP_MODSEQ},
-	{"NEW", IMAP_SEARCH_NEW, OP_NONE},
-	{"NOT", IMAP_SEARCH_NOT, OP_NOT},
-	{"OLD", IMAP_SEARCH_OLD, OP_NONE},
-	{"ON", IMAP_SEARCH_ON, OP_DATE},
-	{"OR", IMAP_SEARCH_OR, OP_OR},
-	{"RECENT", IMAP_SEARCH_RECENT, OP_NONE},
-	{"SEEN", IMAP_SEARCH_SEEN, OP_NONE},
-	{"SENTBEFORE", IMAP_SEARCH_SENTBEFORE, OP_DATE},
-	{"SENTON", IMAP_SEARCH_SENTON, OP_DATE},
-	{"SENTSINCE", IMAP_SEARCH_SENTSINCE, OP_DATE},
-	{"SINCE", IMAP_SEARCH_SINCE, OP_DATE},
-	{"SMALLER", IMAP_SEARCH_SMALLER, OP_NUMBER},
-	{"SUBJECT", IMAP_SEARCH_SUBJECT, OP_STRING},
-	{"TEXT", IMAP_SEARCH_TEXT, OP_STRING},
-	{"TO", IMAP_SEARCH_TO, OP_STRING},
-	{"UID", IMAP_SEARCH_UID, OP_UID},
-	{"UNANSWERED", IMAP_SEARCH_UNANSWERED, OP_NONE},
-	{"UNDELETED", IMAP_SEARCH_UNDELETED, OP_NONE},
-	{"UNDRAFT", IMAP_SEARCH_UNDRAFT, OP_NONE},
-	{"UNFLAGGED", IMAP_SEARCH_UNFLAGGED, OP_NONE},
-	{"UNKEYWORD", IMAP_SEARCH_UNKEYWORD, OP_KEYWORD},
-	{"UNSEEN", IMAP_SEARCH_UNSEEN, OP_NONE},
+    {"ALL", IMAP_SEARCH_ALL, OP_NONE},
+    {"ANSWERED", IMAP_SEARCH_ANSWERED, OP_NONE},
+    {"BCC", IMAP_SEARCH_BCC, OP_STRING},
+    {"BEFORE", IMAP_SEARCH_BEFORE, OP_DATE},
+    {"BODY", IMAP_SEARCH_BODY, OP_STRING},
+    {"CC", IMAP_SEARCH_CC, OP_STRING},
+    {"DELETED", IMAP_SEARCH_DELETED, OP_NONE},
+    {"DRAFT", IMAP_SEARCH_DRAFT, OP_NONE},
+    {"FLAGGED", IMAP_SEARCH_FLAGGED, OP_NONE},
+    {"FROM", IMAP_SEARCH_FROM, OP_STRING},
+    {"HEADER", IMAP_SEARCH_HEADER, OP_HEADER},
+    {"KEYWORD", IMAP_SEARCH_KEYWORD, OP_KEYWORD},
+    {"LARGER", IMAP_SEARCH_LARGER, OP_NUMBER},
+    {"MODSEQ", IMAP_SEARCH_MODSEQ, OP_MODSEQ},
+    {"NEW", IMAP_SEARCH_NEW, OP_NONE},
+    {"NOT", IMAP_SEARCH_NOT, OP_NOT},
+    {"OLD", IMAP_SEARCH_OLD, OP_NONE},
+    {"ON", IMAP_SEARCH_ON, OP_DATE},
+    {"OR", IMAP_SEARCH_OR, OP_OR},
+    {"RECENT", IMAP_SEARCH_RECENT, OP_NONE},
+    {"SEEN", IMAP_SEARCH_SEEN, OP_NONE},
+    {"SENTBEFORE", IMAP_SEARCH_SENTBEFORE, OP_DATE},
+    {"SENTON", IMAP_SEARCH_SENTON, OP_DATE},
+    {"SENTSINCE", IMAP_SEARCH_SENTSINCE, OP_DATE},
+    {"SINCE", IMAP_SEARCH_SINCE, OP_DATE},
+    {"SMALLER", IMAP_SEARCH_SMALLER, OP_NUMBER},
+    {"SUBJECT", IMAP_SEARCH_SUBJECT, OP_STRING},
+    {"TEXT", IMAP_SEARCH_TEXT, OP_STRING},
+    {"TO", IMAP_SEARCH_TO, OP_STRING},
+    {"UID", IMAP_SEARCH_UID, OP_UID},
+    {"UNANSWERED", IMAP_SEARCH_UNANSWERED, OP_NONE},
+    {"UNDELETED", IMAP_SEARCH_UNDELETED, OP_NONE},
+    {"UNDRAFT", IMAP_SEARCH_UNDRAFT, OP_NONE},
+    {"UNFLAGGED", IMAP_SEARCH_UNFLAGGED, OP_NONE},
+    {"UNKEYWORD", IMAP_SEARCH_UNKEYWORD, OP_KEYWORD},
+    {"UNSEEN", IMAP_SEARCH_UNSEEN, OP_NONE},
 };
 
 #define N_KEY_DEFS (sizeof(key_defs) / sizeof(key_defs[0]))
@@ -342,19 +342,71 @@ static int parse_key(struct ctx *c, const struct imap_arg **ap, unsigned depth,
 	return 0;
 }
 
+/* One side of a partial range: nz-number, or "-" nz-number when negative. */
+static int partial_number(const char *s, size_t len, bool negative, uint32_t *v_r)
+{
+	uint64_t v;
+	if (negative) {
+		if (len < 2 || s[0] != '-')
+			return -1;
+		s++;
+		len--;
+	}
+	if (len > 10 || parse_u64(s, len, &v) < 0 || v == 0 || v > UINT32_MAX)
+		return -1;
+	*v_r = (uint32_t)v;
+	return 0;
+}
+
+/* RFC 9394: partial-range = "n:m" (from the start) / "-n:-m" (from the end). */
+static int parse_partial_range(struct ctx *c, const struct imap_arg *a)
+{
+	const char *s;
+	size_t len;
+	if (a->type != IMAP_ARG_ATOM || !imap_arg_get_atom(a, &s, &len))
+		return bad(c, "Invalid PARTIAL range");
+	const char *colon = memchr(s, ':', len);
+	if (colon == NULL)
+		return bad(c, "Invalid PARTIAL range");
+	bool negative = s[0] == '-';
+	size_t ll = (size_t)(colon - s);
+	uint32_t lo, hi;
+	if (partial_number(s, ll, negative, &lo) < 0 ||
+	    partial_number(colon + 1, len - ll - 1, negative, &hi) < 0)
+		return bad(c, "Invalid PARTIAL range");
+	if (lo > hi) {
+		uint32_t t = lo;
+		lo = hi;
+		hi = t;
+	}
+	c->prog->partial_first = lo;
+	c->prog->partial_last = hi;
+	c->prog->partial_from_end = negative;
+	return 0;
+}
+
 static int parse_return(struct ctx *c, const struct imap_arg *list)
 {
 	static const struct {
 		const char *name;
 		unsigned bit;
 	} opts[] = {
-		{"MIN", IMAP_SEARCH_RETURN_MIN},     {"MAX", IMAP_SEARCH_RETURN_MAX},
-		{"ALL", IMAP_SEARCH_RETURN_ALL},     {"COUNT", IMAP_SEARCH_RETURN_COUNT},
-		{"SAVE", IMAP_SEARCH_RETURN_SAVE},
+	    {"MIN", IMAP_SEARCH_RETURN_MIN},   {"MAX", IMAP_SEARCH_RETURN_MAX},
+	    {"ALL", IMAP_SEARCH_RETURN_ALL},   {"COUNT", IMAP_SEARCH_RETURN_COUNT},
+	    {"SAVE", IMAP_SEARCH_RETURN_SAVE},
 	};
 	c->prog->return_given = true;
 	for (const struct imap_arg *a = list; !imap_arg_is_eol(a); a++) {
 		unsigned bit = 0;
+		if (imap_arg_atom_equals(a, "PARTIAL")) {
+			if ((c->prog->return_opts & IMAP_SEARCH_RETURN_PARTIAL) != 0)
+				return bad(c, "Duplicate PARTIAL");
+			a++;
+			if (parse_partial_range(c, a) < 0)
+				return -1;
+			c->prog->return_opts |= IMAP_SEARCH_RETURN_PARTIAL;
+			continue;
+		}
 		for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
 			if (imap_arg_atom_equals(a, opts[i].name))
 				bit = opts[i].bit;
@@ -373,11 +425,15 @@ static int parse_sort(struct ctx *c, const struct imap_arg *list)
 		const char *name;
 		enum imap_sort_key key;
 	} keys[] = {
-		{"ARRIVAL", IMAP_SORT_ARRIVAL},   {"CC", IMAP_SORT_CC},
-		{"DATE", IMAP_SORT_DATE},         {"FROM", IMAP_SORT_FROM},
-		{"SIZE", IMAP_SORT_SIZE},         {"SUBJECT", IMAP_SORT_SUBJECT},
-		{"TO", IMAP_SORT_TO},             {"DISPLAYFROM", IMAP_SORT_DISPLAYFROM},
-		{"DISPLAYTO", IMAP_SORT_DISPLAYTO},
+	    {"ARRIVAL", IMAP_SORT_ARRIVAL},
+	    {"CC", IMAP_SORT_CC},
+	    {"DATE", IMAP_SORT_DATE},
+	    {"FROM", IMAP_SORT_FROM},
+	    {"SIZE", IMAP_SORT_SIZE},
+	    {"SUBJECT", IMAP_SORT_SUBJECT},
+	    {"TO", IMAP_SORT_TO},
+	    {"DISPLAYFROM", IMAP_SORT_DISPLAYFROM},
+	    {"DISPLAYTO", IMAP_SORT_DISPLAYTO},
 	};
 	struct imap_search_program *p = c->prog;
 	const struct imap_arg *a = list;
@@ -581,9 +637,16 @@ static int format_node(const struct imap_search_node *n, struct buf *out, bool t
 	case IMAP_SEARCH_TO:
 		return buf_append(out, " ", 1) < 0 ? -1 : format_string(out, n->str, n->str_len);
 	case IMAP_SEARCH_HEADER:
-		if (buf_printf(out, " %s ", n->field) < 0)
+		/* the field as an atom when it can be one, else quoted */
+		if (buf_append(out, " ", 1) < 0)
 			return -1;
-		return format_string(out, n->str, n->str_len);
+		if (imap_keyword_valid(n->field, n->field_len)) {
+			if (buf_append(out, n->field, n->field_len) < 0)
+				return -1;
+		} else if (format_string(out, n->field, n->field_len) < 0) {
+			return -1;
+		}
+		return buf_append(out, " ", 1) < 0 ? -1 : format_string(out, n->str, n->str_len);
 	case IMAP_SEARCH_BEFORE:
 	case IMAP_SEARCH_ON:
 	case IMAP_SEARCH_SINCE:

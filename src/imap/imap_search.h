@@ -3,6 +3,8 @@
  * CONDSTORE MODSEQ (RFC 7162), and the search part of SORT / THREAD
  * (RFC 5256, RFC 5957 DISPLAYFROM/DISPLAYTO, RFC 5267 ESORT).
  *
+ * RFC 9394 PARTIAL is parsed too; CONTEXT / UPDATE (RFC 5267) are not.
+ *
  * Parsing only: argument tree in (see imap_parser.h), program out. The
  * session evaluates it. The program owns all its memory (strings are
  * copied; nothing points into the command).
@@ -25,7 +27,7 @@ struct buf;
 
 enum imap_search_key {
 	IMAP_SEARCH_AND = 0, /* children: every one must match */
-	IMAP_SEARCH_OR,      /* two children */
+	IMAP_SEARCH_OR,	     /* two children */
 	IMAP_SEARCH_NOT,     /* one child */
 	/* flags; no operand */
 	IMAP_SEARCH_ALL,
@@ -83,15 +85,15 @@ enum imap_modseq_entry_type {
 struct imap_search_node {
 	enum imap_search_key key;
 	struct imap_search_node *children; /* AND, OR, NOT */
-	struct imap_search_node *next;     /* next sibling */
-	char *str;                         /* NUL-terminated copy; no NUL inside */
+	struct imap_search_node *next;	   /* next sibling */
+	char *str;			   /* NUL-terminated copy; no NUL inside */
 	size_t str_len;
-	char *field;                       /* HEADER */
+	char *field; /* HEADER */
 	size_t field_len;
-	int64_t day;                       /* date keys: days since 1970-01-01 */
-	uint64_t number;                   /* LARGER, SMALLER, MODSEQ */
-	struct imap_seqset set;            /* UID, SEQSET (unresolved: '*' is 0) */
-	char *modseq_entry;                /* MODSEQ "/flags/\Seen", or NULL */
+	int64_t day;		/* date keys: days since 1970-01-01 */
+	uint64_t number;	/* LARGER, SMALLER, MODSEQ */
+	struct imap_seqset set; /* UID, SEQSET (unresolved: '*' is 0) */
+	char *modseq_entry;	/* MODSEQ "/flags/\Seen", or NULL */
 	enum imap_modseq_entry_type modseq_type;
 };
 
@@ -112,6 +114,7 @@ enum imap_search_return {
 	IMAP_SEARCH_RETURN_ALL = 1 << 2,
 	IMAP_SEARCH_RETURN_COUNT = 1 << 3,
 	IMAP_SEARCH_RETURN_SAVE = 1 << 4,
+	IMAP_SEARCH_RETURN_PARTIAL = 1 << 5, /* RFC 9394: see partial_* */
 };
 
 enum imap_sort_key {
@@ -143,11 +146,15 @@ struct imap_search_program {
 	bool charset_given;   /* CHARSET named (SORT/THREAD always name one) */
 	bool return_given;    /* RETURN (...) present: answer with ESEARCH/ESORT */
 	unsigned return_opts; /* IMAP_SEARCH_RETURN_*; "RETURN ()" gives ALL */
+	/* PARTIAL: results first..last (1-based, first <= last), counted from
+	 * the end of the result when partial_from_end ("-1:-100"). */
+	uint32_t partial_first, partial_last;
+	bool partial_from_end;
 	struct imap_sort_criterion *sort; /* SORT */
 	unsigned sort_count;
 	enum imap_thread_algorithm thread; /* THREAD */
-	bool uses_modseq;     /* a MODSEQ key: the reply carries (MODSEQ n) */
-	bool uses_searchres;  /* a "$" set somewhere */
+	bool uses_modseq;		   /* a MODSEQ key: the reply carries (MODSEQ n) */
+	bool uses_searchres;		   /* a "$" set somewhere */
 };
 
 struct imap_search_options {
@@ -157,7 +164,7 @@ struct imap_search_options {
 
 enum imap_search_status {
 	IMAP_SEARCH_OK = 0,
-	IMAP_SEARCH_BAD,        /* tagged BAD with *error_r */
+	IMAP_SEARCH_BAD,	/* tagged BAD with *error_r */
 	IMAP_SEARCH_BADCHARSET, /* tagged NO [BADCHARSET IMAP_SEARCH_CHARSETS] */
 };
 
@@ -171,7 +178,8 @@ enum imap_search_status {
 enum imap_search_status imap_search_parse(const struct imap_arg *args,
 					  enum imap_search_command command,
 					  const struct imap_search_options *opts,
-					  struct imap_search_program **prog_r, const char **error_r);
+					  struct imap_search_program **prog_r,
+					  const char **error_r);
 /* Accepts NULL; sets *prog to NULL. */
 void imap_search_program_free(struct imap_search_program **prog);
 

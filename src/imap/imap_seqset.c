@@ -35,8 +35,7 @@ void imap_seqset_add(struct imap_seqset *set, uint32_t lo, uint32_t hi)
 }
 
 /* Parse one seq-number ("*" or 1..4294967295) at s[*pos..end). */
-static int parse_number(const char *s, size_t end, size_t *pos, uint32_t *n_r,
-			const char **error_r)
+static int parse_number(const char *s, size_t end, size_t *pos, uint32_t *n_r, const char **error_r)
 {
 	size_t i = *pos;
 	if (i < end && s[i] == '*') {
@@ -236,7 +235,8 @@ int imap_seqset_format(const struct imap_seqset *set, struct buf *out)
 			return -1;
 		if (format_number(out, r->lo) < 0)
 			return -1;
-		if (r->hi != r->lo && (buf_append(out, ":", 1) < 0 || format_number(out, r->hi) < 0))
+		if (r->hi != r->lo &&
+		    (buf_append(out, ":", 1) < 0 || format_number(out, r->hi) < 0))
 			return -1;
 	}
 	return 0;

@@ -27,7 +27,7 @@ struct imap_seqset {
 	struct imap_seq_range *ranges;
 	size_t count, cap;
 	bool searchres; /* "$": the session substitutes its saved result */
-	bool resolved;  /* sorted, merged, no '*' */
+	bool resolved;	/* sorted, merged, no '*' */
 };
 
 enum imap_seqset_flags {

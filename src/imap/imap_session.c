@@ -88,6 +88,15 @@ static bool peer_is_loopback(const struct imap_session *s)
 	return strncmp(s->conn.peer_ip, "127.", 4) == 0 || strcmp(s->conn.peer_ip, "::1") == 0;
 }
 
+void imap_login_limits(struct imap_session *s)
+{
+	struct imap_parser_limits limits = {
+		.max_literal = s->env->cfg->max_message_size,
+		.max_command = s->env->cfg->max_message_size + 65536,
+	};
+	imap_parser_set_limits(s->parser, &limits);
+}
+
 bool imap_login_allowed(const struct imap_session *s)
 {
 	return s->env->auth != NULL &&
@@ -617,9 +626,13 @@ void imap_session_accept(struct imap_env *env, int fd, enum listener_kind kind)
 	conn_init(&s->conn, fd, IMAP_IN_MAX, 0);
 	snprintf(s->id, sizeof(s->id), "I%06X", atomic_fetch_add(&next_id, 1) & 0xffffff);
 	s->state = IMAP_S_NOT_AUTH;
+	/* Before login a client gets small limits: nothing it sends can make
+	 * us buffer much. They grow after authentication (imap_login_limits). */
 	struct imap_parser_limits limits = {
-		.max_literal = env->cfg->max_message_size,
-		.max_command = env->cfg->max_message_size + 65536,
+		.max_line = 8192,
+		.max_literal = 8192,
+		.max_command = 16384,
+		.max_skip = 1024 * 1024,
 	};
 	s->parser = imap_parser_new(&limits, IMAP_PARSER_LITERAL_PLUS);
 	s->next = env->sessions;

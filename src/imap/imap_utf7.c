@@ -205,7 +205,8 @@ int imap_utf8_to_utf7(const char *s, size_t len, struct buf *out, const char **e
 			if (shifted && end_shift(out, &bits, &nbits) < 0)
 				return fail(error_r, "Mailbox name too long");
 			shifted = false;
-			int r = cp == '&' ? buf_append(out, "&-", 2) : buf_append(out, &u[i - 1], 1);
+			int r =
+			    cp == '&' ? buf_append(out, "&-", 2) : buf_append(out, &u[i - 1], 1);
 			if (r < 0)
 				return fail(error_r, "Mailbox name too long");
 			continue;
@@ -246,9 +247,8 @@ int imap_mailbox_name_check(const char *name, size_t len, const struct imap_mail
 			    const char **error_r)
 {
 	size_t max_len = limits != NULL && limits->max_len != 0 ? limits->max_len : 1024;
-	size_t max_comp = limits != NULL && limits->max_component_len != 0
-				  ? limits->max_component_len
-				  : 255;
+	size_t max_comp =
+	    limits != NULL && limits->max_component_len != 0 ? limits->max_component_len : 255;
 	unsigned max_levels = limits != NULL && limits->max_levels != 0 ? limits->max_levels : 32;
 
 	if (len == 0)

@@ -29,9 +29,9 @@ int imap_utf8_to_utf7(const char *s, size_t len, struct buf *out, const char **e
 bool imap_utf7_is_valid(const char *s, size_t len);
 
 struct imap_mailbox_limits {
-	size_t max_len;           /* bytes of the whole UTF-8 name; 0: 1024 */
+	size_t max_len;		  /* bytes of the whole UTF-8 name; 0: 1024 */
 	size_t max_component_len; /* bytes of one level; 0: 255 */
-	unsigned max_levels;      /* components; 0: 32 */
+	unsigned max_levels;	  /* components; 0: 32 */
 };
 
 /* Check a mailbox name in UTF-8 (decode modified UTF-7 first) with '/' as
