@@ -63,7 +63,7 @@ unit: $(UNIT_BINS)
 	@scripts/run-unit.sh $(BUILD)/tests
 
 e2e: $(BUILD)/postane
-	POSTANE_BIN=$(abspath $(BUILD)/postane) /usr/bin/python3 -m pytest -q tests/e2e
+	POSTANE_BIN=$(abspath $(BUILD)/postane) /usr/bin/python3 -m pytest -q -n 4 tests/e2e
 
 test: all unit e2e
 

@@ -5,7 +5,7 @@ set -eu
 PKGS="build-essential clang libclang-rt-14-dev pkg-config
       libsqlite3-dev sqlite3 zlib1g-dev libargon2-dev libssl-dev openssl libidn2-dev libinih-dev
       libcmocka-dev
-      python3 python3-pytest python3-aiosmtpd
+      python3 python3-pytest python3-pytest-xdist python3-aiosmtpd
       swaks mutt msmtp procps iproute2
       isync fetchmail"
 SUDO=""

@@ -58,12 +58,12 @@ run_phase() {
 
 run_phase build make -j"$JOBS" all
 run_phase unit make -j"$JOBS" unit
-run_phase e2e /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/e2e
+run_phase e2e /usr/bin/python3 -m pytest -q -p no:cacheprovider -n 4 tests/e2e
 run_phase asan-build make -j"$JOBS" asan
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:halt_on_error=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 run_phase asan-unit scripts/run-unit.sh build/asan/tests
-run_phase asan-e2e env POSTANE_BIN="$PWD/build/asan/postane" /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/e2e
+run_phase asan-e2e env POSTANE_BIN="$PWD/build/asan/postane" /usr/bin/python3 -m pytest -q -p no:cacheprovider -n 4 tests/e2e
 unset ASAN_OPTIONS UBSAN_OPTIONS
 run_phase fuzz make fuzz-run FUZZ_SECONDS="$FUZZ_SECONDS"
 

@@ -629,9 +629,9 @@ void imap_session_accept(struct imap_env *env, int fd, enum listener_kind kind)
 	/* Before login a client gets small limits: nothing it sends can make
 	 * us buffer much. They grow after authentication (imap_login_limits). */
 	struct imap_parser_limits limits = {
-		.max_line = 8192,
+		.max_line = 65536, /* an ID command may be about 62 KB (RFC 2971) */
 		.max_literal = 8192,
-		.max_command = 16384,
+		.max_command = 81920,
 		.max_skip = 1024 * 1024,
 	};
 	s->parser = imap_parser_new(&limits, IMAP_PARSER_LITERAL_PLUS);

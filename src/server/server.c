@@ -83,7 +83,9 @@ static int bind_one(const char *addr, unsigned port, char *name, size_t namelen)
 	}
 	if (res->ai_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-	if (bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 1024) < 0) {
+	/* listen() comes later (start_listening): clients are refused until
+	 * crash recovery has finished, not queued in front of it. */
+	if (bind(fd, res->ai_addr, res->ai_addrlen) < 0) {
 		log_error("server", NULL, "cannot listen on %s port %u: %s", addr, port,
 			  strerror(errno));
 		close(fd);
@@ -179,6 +181,21 @@ static int worker_listen(struct worker *wk, const struct config *cfg, bool have_
 	}
 	free(addrs);
 	return ret;
+}
+
+static int start_listening(struct worker *workers, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		for (unsigned k = 0; k < workers[i].nlisteners; k++) {
+			struct listener *l = &workers[i].listeners[k];
+			if (listen(l->w.fd, 1024) < 0) {
+				log_error("server", NULL, "cannot listen on %s: %s", l->name,
+					  strerror(errno));
+				return -1;
+			}
+		}
+	}
+	return 0;
 }
 
 static void worker_close_listeners(struct worker *wk)
@@ -496,6 +513,8 @@ int server_run(const struct config *cfg)
 			status = 1;
 		}
 	}
+	if (status == 0 && start_listening(workers, n) < 0)
+		status = 1;
 	if (status == 0) {
 		log_info("server", NULL, "postane ready: hostname %s, data %s, %u thread(s)",
 			 cfg->hostname, cfg->data_dir, n);
