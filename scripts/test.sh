@@ -4,11 +4,11 @@
 # + UndefinedBehaviorSanitizer, and a short run of every fuzz target.
 # The last line is the overall summary: "N passed, M failed".
 #   scripts/test.sh                 everything (what CI runs)
-#   FUZZ_SECONDS=N scripts/test.sh  fuzz each target N seconds (default 20)
+#   FUZZ_SECONDS=N scripts/test.sh  fuzz each target N seconds (default 10)
 #   SKIP_INSTALL=1 scripts/test.sh  do not call install-deps.sh
 set -u
 cd "$(dirname "$0")/.."
-FUZZ_SECONDS="${FUZZ_SECONDS:-20}"
+FUZZ_SECONDS="${FUZZ_SECONDS:-10}"
 JOBS="$(nproc 2>/dev/null || echo 2)"
 LOG=build/test-logs
 passed=0
