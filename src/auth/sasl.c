@@ -10,6 +10,8 @@
 #include "auth/base64.h"
 #include "core/utf8.h"
 
+const char sasl_error_authzid[] = "authorization identity not permitted";
+
 const char *sasl_mechanisms(void)
 {
 	return "PLAIN LOGIN";
@@ -74,7 +76,7 @@ static enum sasl_status plain_response(struct sasl_server *s, const unsigned cha
 	memcpy(s->authcid, a, clen);
 	memcpy(s->password, pw, plen);
 	if (zlen > 0 && (zlen != clen || memcmp(p, a, zlen) != 0))
-		return fail("authorization identity not permitted", error_r);
+		return fail(sasl_error_authzid, error_r);
 	return SASL_DONE;
 }
 

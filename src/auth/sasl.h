@@ -29,6 +29,10 @@ struct sasl_server {
 	char password[SASL_FIELD_MAX];
 };
 
+/* *error_r of a SASL_FAIL when the client asked to act as someone else
+ * (protocols answer "authorization failed", not "syntax error"). */
+extern const char sasl_error_authzid[];
+
 /* The mechanisms to advertise, space-separated ("PLAIN LOGIN"). */
 const char *sasl_mechanisms(void);
 /* Begin an exchange for `mech` (case-insensitive). Returns 0 or -1 when the

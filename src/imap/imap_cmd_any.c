@@ -186,7 +186,10 @@ static void auth_step(struct imap_session *s, const char *response)
 	case SASL_FAIL:
 		s->sasl_active = false;
 		sasl_wipe(&s->sasl);
-		imap_tagged(s, &fake, "BAD", "%s", why);
+		if (why == sasl_error_authzid)
+			imap_tagged(s, &fake, "NO", "[AUTHORIZATIONFAILED] %s", why);
+		else
+			imap_tagged(s, &fake, "BAD", "%s", why);
 		return;
 	case SASL_DONE:
 		break;

@@ -29,6 +29,7 @@ struct fetch_msg {
 	size_t len;
 	struct mime_tree *tree;
 	bool failed;
+	bool gone; /* expunged by someone else: its file is no longer there */
 };
 
 static bool fetch_map(struct fetch_msg *fm)
@@ -38,8 +39,9 @@ static bool fetch_map(struct fetch_msg *fm)
 	struct store_message sm = {.uid = fm->m->uid, .file = fm->m->file};
 	uint64_t size;
 	if (store_message_open(fm->s->env->store, fm->s->view->mb.id, &sm, &fm->fd, &size) < 0) {
-		log_error("imap", fm->s->id, "FETCH uid %u: %s", fm->m->uid,
-			  store_conn_error(fm->s->env->store));
+		/* Expunged by another session since our last sync: not an
+		 * error of ours (RFC 5530 EXPUNGEISSUED). */
+		fm->gone = true;
 		fm->failed = true;
 		return false;
 	}
@@ -315,6 +317,7 @@ static void do_fetch(struct imap_session *s, const struct imap_command *cmd, boo
 	struct buf line;
 	buf_init(&line, 0);
 	const char *bad = NULL;
+	bool expunge_issued = false;
 	for (size_t k = 0; k < n && bad == NULL; k++) {
 		struct imap_msg *m = &v->msgs[idx[k]];
 		if (req.changedsince_given && m->modseq <= req.changedsince)
@@ -326,7 +329,7 @@ static void do_fetch(struct imap_session *s, const struct imap_command *cmd, boo
 			uint64_t modseq = 0;
 			uint32_t nf = 0;
 			if (seen_txn && store_flags_update(s->env->store, v->mb.id, m->uid,
-							   STORE_FLAGS_ADD, STORE_FLAG_SEEN, "", 0,
+							   STORE_FLAGS_ADD, STORE_FLAG_SEEN, "", STORE_ALWAYS,
 							   &nf, &seen_kw, &modseq) == 1) {
 				imap_view_set_flags(v, idx[k], nf, seen_kw.data, modseq);
 				flags_changed = true;
@@ -371,8 +374,8 @@ static void do_fetch(struct imap_session *s, const struct imap_command *cmd, boo
 				buf_append_str(&line, it->att == IMAP_FETCH_ENVELOPE ? "ENVELOPE "
 						      : it->att == IMAP_FETCH_BODY ? "BODY "
 										   : "BODYSTRUCTURE ");
-				if (!fetch_structure(&fm, it->att, &line, &cb))
-					buf_append_str(&line, "NIL");
+				if (!fetch_structure(&fm, it->att, &line, &cb) && !fm.gone)
+					bad = "SERVERBUG";
 				break;
 			case IMAP_FETCH_RFC822:
 			case IMAP_FETCH_RFC822_HEADER:
@@ -417,14 +420,23 @@ static void do_fetch(struct imap_session *s, const struct imap_command *cmd, boo
 				buf_printf(&line, " MODSEQ (%llu)", (unsigned long long)m->modseq);
 		}
 		buf_append_str(&line, ")\r\n");
+		bool gone = fm.gone;
 		fetch_release(&fm);
+		if (gone) {
+			/* Leave this message out and go on with the others. */
+			expunge_issued = true;
+			bad = NULL;
+			continue;
+		}
 		if (bad == NULL && buf_append(imap_out(s), line.data, line.len) < 0)
 			bad = "SERVERBUG";
 	}
 	if (seen_txn)
 		store_changes_end(s->env->store, false, v->mb.id);
 	cache_flush(s, &cb);
-	if (bad == NULL)
+	if (bad == NULL && expunge_issued)
+		imap_tagged(s, cmd, "NO", "[EXPUNGEISSUED] Some messages were expunged meanwhile");
+	else if (bad == NULL)
 		imap_tagged(s, cmd, "OK", "Fetch completed");
 	else if (strcmp(bad, "UNKNOWN-CTE") == 0)
 		imap_tagged(s, cmd, "NO", "[UNKNOWN-CTE] Unknown Content-Transfer-Encoding");

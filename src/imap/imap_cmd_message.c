@@ -69,7 +69,8 @@ static void do_store(struct imap_session *s, const struct imap_command *cmd, boo
 		/* Applied to the index's current flags, not this session's
 		 * copy, which another session may have changed meanwhile. */
 		int r = store_flags_update(s->env->store, v->mb.id, m->uid, mode, req.flags.system,
-					   kw.data != NULL ? kw.data : "", req.unchangedsince, &flags,
+					   kw.data != NULL ? kw.data : "",
+					   req.unchangedsince_given ? req.unchangedsince : STORE_ALWAYS, &flags,
 					   &newkw, &modseq);
 		if (r < 0) {
 			failed = true;

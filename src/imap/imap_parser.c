@@ -428,6 +428,17 @@ static enum step name_char(struct imap_parser *p, unsigned char c)
 /* ------------------------------------------------------------------ */
 /* Literals */
 
+/* The literal limit of the command being read: APPEND may carry a whole
+ * message, other commands only max_literal_other. */
+static uint64_t literal_limit(const struct imap_parser *p)
+{
+	if (p->lim.max_literal_other == 0 || p->lim.max_literal_other >= p->lim.max_literal)
+		return p->lim.max_literal;
+	bool append = p->name_done && p->name_len == 6 &&
+		      memcmp(p->strings.data + p->name_off, "APPEND", 6) == 0;
+	return append ? p->lim.max_literal : p->lim.max_literal_other;
+}
+
 /* The CRLF after "{n}" / "{n+}" was read (the LF is the current byte). */
 static enum step literal_start(struct imap_parser *p)
 {
@@ -443,7 +454,7 @@ static enum step literal_start(struct imap_parser *p)
 		   n > IMAP_LITERAL_MINUS_MAX) {
 		code = IMAP_PARSE_ERR_LITERAL_TOO_BIG;
 		msg = "Non-synchronizing literal larger than 4096 bytes";
-	} else if (n > p->lim.max_literal) {
+	} else if (n > literal_limit(p)) {
 		code = IMAP_PARSE_ERR_LITERAL_TOO_BIG;
 		msg = "Literal too big";
 	} else if (n > p->lim.max_command - p->cmd_size) {

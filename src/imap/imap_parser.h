@@ -121,6 +121,9 @@ bool imap_command_is(const struct imap_command *cmd, const char *name);
 struct imap_parser_limits {
 	size_t max_line;      /* bytes of one line, literal contents and CRLF excluded */
 	uint64_t max_literal; /* bytes of one literal's contents */
+	/* ... in commands other than APPEND (0: max_literal); checked for
+	 * non-synchronising literals too, which the session never sees. */
+	uint64_t max_literal_other;
 	uint64_t max_command; /* bytes of a whole command: lines, CRLFs, literals */
 	unsigned max_depth;   /* nesting of parenthesised lists */
 	unsigned max_args;    /* argument nodes in total (list elements included) */

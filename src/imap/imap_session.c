@@ -92,6 +92,7 @@ void imap_login_limits(struct imap_session *s)
 {
 	struct imap_parser_limits limits = {
 		.max_literal = s->env->cfg->max_message_size,
+		.max_literal_other = IMAP_LITERAL_MAX_OTHER,
 		.max_command = s->env->cfg->max_message_size + 65536,
 	};
 	imap_parser_set_limits(s->parser, &limits);
@@ -155,7 +156,12 @@ int imap_mailbox_arg(struct imap_session *s, const struct imap_arg *arg, char *o
 			*error_r = "empty mailbox name";
 		ret = -1;
 	}
-	if (ret == 0 && b.len + 1 > outlen) {
+	/* The whole name becomes one directory name on disk (Maildir++
+	 * ".a.b"), where '.' and '%' take 3 bytes: keep it under 255. */
+	size_t ondisk = 1;
+	for (size_t i = 0; ret == 0 && i < b.len; i++)
+		ondisk += b.data[i] == '.' || b.data[i] == '%' ? 3 : 1;
+	if (ret == 0 && (b.len + 1 > outlen || ondisk > 250)) {
 		*error_r = "mailbox name too long";
 		ret = -1;
 	}

@@ -164,7 +164,10 @@ static void auth_status(struct smtp_session *s, enum sasl_status st, const char 
 	case SASL_FAIL:
 		auth_finish_exchange(s);
 		log_info("smtp", s->id, "AUTH exchange refused: %s", why);
-		smtp_error_reply(s, "501 5.5.2 Error: %s", why);
+		if (why == sasl_error_authzid)
+			smtp_error_reply(s, "535 5.7.8 Error: %s", why);
+		else
+			smtp_error_reply(s, "501 5.5.2 Error: %s", why);
 		return;
 	case SASL_DONE:
 		break;

@@ -381,16 +381,31 @@ static int rename_inbox(struct maildir_conn *c, int64_t account_id, const char *
 			 in_new ? "" : ":2,");
 		if (link(a, b) < 0 && errno != EEXIST)
 			log_warn("store", NULL, "rename INBOX: cannot link %s: %s", a, strerror(errno));
+		/* The INBOX link goes once the index says the message moved. */
+		c->unlink_after = xrealloc(c->unlink_after, (c->nunlink_after + 1) * sizeof(char *));
+		c->unlink_after[c->nunlink_after++] = xstrdup(a);
 	}
 	sqlite3_finalize(q);
-	char sql[256];
+	snprintf(from_path, sizeof(from_path), "%s/new", to_path);
+	if (fsync_dir(from_path) < 0)
+		return maildir_set_error(c, "%s: %s", from_path, strerror(errno));
+	/* For sessions that have INBOX selected the messages are expunged:
+	 * record them with a new MODSEQ of INBOX (EXPUNGE/VANISHED). */
+	char sql[768];
 	snprintf(sql, sizeof(sql),
+		 "UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = %lld;"
+		 "INSERT OR REPLACE INTO expunged(mailbox_id, uid, modseq)"
+		 " SELECT %lld, uid, (SELECT highestmodseq FROM mailboxes WHERE id = %lld)"
+		 " FROM messages WHERE mailbox_id = %lld;"
 		 "UPDATE messages SET mailbox_id = %lld WHERE mailbox_id = %lld;"
-		 "UPDATE mailboxes SET uidnext = %u, highestmodseq = %llu WHERE id = %lld;"
-		 "UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = %lld",
+		 "UPDATE mailboxes SET uidnext = %u, highestmodseq = %llu WHERE id = %lld",
+		 (long long)inbox.id, (long long)inbox.id, (long long)inbox.id, (long long)inbox.id,
 		 (long long)target.id, (long long)inbox.id, inbox.uidnext,
-		 (unsigned long long)inbox.highestmodseq, (long long)target.id, (long long)inbox.id);
-	return exec_or_error(c, sql);
+		 (unsigned long long)inbox.highestmodseq + 1, (long long)target.id);
+	if (exec_or_error(c, sql) < 0)
+		return -1;
+	c->pending_notify = inbox.id;
+	return 0;
 }
 
 int maildir_mailbox_rename(struct store_conn *conn, int64_t account_id, const char *from,
@@ -407,11 +422,23 @@ int maildir_mailbox_rename(struct store_conn *conn, int64_t account_id, const ch
 	if (ret == 0 && maildir_mailbox_find(conn, account_id, to, &mb) != 0)
 		ret = maildir_set_error(c, "exists");
 	if (ret == 0 && strcmp(from, "INBOX") == 0) {
+		c->pending_notify = 0;
 		ret = rename_inbox(c, account_id, to, root);
 		if (ret == 0 && exec_or_error(c, "COMMIT") < 0)
 			ret = -1;
 		if (ret < 0)
 			maildir_db_exec(c->db, "ROLLBACK");
+		else if (c->pending_notify != 0)
+			maildir_notify_change(c->store, c->pending_notify);
+		c->pending_notify = 0;
+		for (size_t i = 0; i < c->nunlink_after; i++) {
+			if (ret == 0)
+				unlink(c->unlink_after[i]);
+			free(c->unlink_after[i]);
+		}
+		free(c->unlink_after);
+		c->unlink_after = NULL;
+		c->nunlink_after = 0;
 		return ret;
 	}
 	if (ret == 0 && maildir_mailbox_find(conn, account_id, from, &mb) <= 0)
@@ -776,7 +803,7 @@ int maildir_flags_update(struct store_conn *conn, int64_t mailbox_id, uint32_t u
 	char *old_kw = xstrdup((const char *)sqlite3_column_text(st, 1));
 	uint64_t old_modseq = (uint64_t)sqlite3_column_int64(st, 2);
 	sqlite3_finalize(st);
-	if (unchangedsince > 0 && old_modseq > unchangedsince) {
+	if (unchangedsince != STORE_ALWAYS && old_modseq > unchangedsince) {
 		free(old_kw);
 		*modseq_r = old_modseq;
 		return 0;

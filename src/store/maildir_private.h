@@ -89,6 +89,9 @@ struct maildir_conn {
 	char error[512];
 	bool in_changes;       /* store_changes_begin() transaction open */
 	uint64_t txn_modseq;   /* MODSEQ allocated for it, 0 = none yet */
+	int64_t pending_notify; /* mailbox to announce after the commit */
+	char **unlink_after;    /* files to remove after the commit */
+	size_t nunlink_after;
 };
 
 struct maildir_msg {

@@ -247,12 +247,14 @@ int store_expunged(struct store_conn *c, int64_t mailbox_id, uint64_t since, sto
  * index (not the caller's copy, which another session may have outdated):
  * SET replaces them, ADD and REMOVE add or remove the given system flags
  * and keywords (space-separated, compared ASCII case-insensitively). Only
- * if its MODSEQ is <= unchangedsince (0: always). Returns 1 (done: the
+ * if its MODSEQ is <= unchangedsince (STORE_ALWAYS: no condition; 0 never
+ * matches, RFC 7162 3.1.3). Returns 1 (done: the
  * resulting flags, keywords and MODSEQ in the _r parameters; no new MODSEQ
  * when nothing changed), 0 (not done: unchangedsince failed, *modseq_r the
  * current one; or no such UID, *modseq_r 0), -1. Several calls between
  * store_changes_begin() and store_changes_end() share one transaction. */
 enum store_flags_mode { STORE_FLAGS_SET, STORE_FLAGS_ADD, STORE_FLAGS_REMOVE };
+#define STORE_ALWAYS UINT64_MAX
 int store_flags_update(struct store_conn *c, int64_t mailbox_id, uint32_t uid,
 		       enum store_flags_mode mode, uint32_t flags, const char *keywords,
 		       uint64_t unchangedsince, uint32_t *flags_r, struct buf *keywords_r,
