@@ -769,38 +769,15 @@ static void cmd_status(struct imap_session *s, const struct imap_command *cmd)
 
 /* ----- quota ----- */
 
-struct usage_ctx {
-	struct imap_session *s;
-	uint64_t bytes;
-	uint64_t messages;
-};
-
-static void usage_cb(void *ctx, const struct store_mailbox *mb)
-{
-	struct usage_ctx *uc = ctx;
-	struct store_mailbox_status st;
-	if (store_mailbox_status(uc->s->env->store, mb->id, &st) == 0) {
-		uc->bytes += st.size;
-		uc->messages += st.messages;
-	}
-}
-
-static uint64_t account_usage(struct imap_session *s)
-{
-	struct usage_ctx uc = {.s = s};
-	store_mailbox_list(s->env->store, s->user.id, usage_cb, &uc);
-	return uc.bytes;
-}
-
 static void send_quota(struct imap_session *s)
 {
-	if (s->user.quota_bytes == 0) {
+	uint64_t quota = 0, used = 0;
+	if (store_account_quota(s->env->store, s->user.id, &quota, &used) != 1 || quota == 0) {
 		imap_untagged(s, "QUOTA \"\" ()");
 		return;
 	}
-	imap_untagged(s, "QUOTA \"\" (STORAGE %llu %llu)",
-		      (unsigned long long)(account_usage(s) + 1023) / 1024,
-		      (unsigned long long)s->user.quota_bytes / 1024);
+	imap_untagged(s, "QUOTA \"\" (STORAGE %llu %llu)", (unsigned long long)(used + 1023) / 1024,
+		      (unsigned long long)quota / 1024);
 }
 
 static void cmd_getquotaroot(struct imap_session *s, const struct imap_command *cmd)
@@ -943,7 +920,9 @@ static void cmd_append(struct imap_session *s, const struct imap_command *cmd)
 		imap_tagged(s, cmd, "NO", "[TOOBIG] Message too large");
 		goto out;
 	}
-	if (s->user.quota_bytes > 0 && account_usage(s) + len > s->user.quota_bytes) {
+	uint64_t quota = 0, used = 0;
+	if (store_account_quota(s->env->store, s->user.id, &quota, &used) == 1 && quota > 0 &&
+	    used + len > quota) {
 		imap_tagged(s, cmd, "NO", "[OVERQUOTA] Quota exceeded");
 		goto out;
 	}
@@ -959,9 +938,9 @@ static void cmd_append(struct imap_session *s, const struct imap_command *cmd)
 	char *norm = xmalloc(2 * 65536 + 8);
 	for (size_t off = 0; off < len;) {
 		size_t take = len - off < 65536 ? len - off : 65536, outlen;
-		size_t used = smtp_data_feed(&dec, data + off, take, norm, &outlen);
+		size_t consumed = smtp_data_feed(&dec, data + off, take, norm, &outlen);
 		store_msg_write(msg, norm, outlen);
-		off += used;
+		off += consumed;
 	}
 	size_t tail;
 	smtp_data_finish(&dec, norm, &tail);

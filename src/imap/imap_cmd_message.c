@@ -177,9 +177,20 @@ static void do_copy(struct imap_session *s, const struct imap_command *cmd, bool
 	}
 	uint32_t *uids = xmalloc(n * sizeof(uint32_t));
 	uint32_t *new_uids = xmalloc(n * sizeof(uint32_t));
-	for (size_t i = 0; i < n; i++)
+	uint64_t bytes = 0;
+	for (size_t i = 0; i < n; i++) {
 		uids[i] = v->msgs[idx[i]].uid;
+		bytes += v->msgs[idx[i]].size;
+	}
 	free(idx);
+	uint64_t quota = 0, used = 0;
+	if (!move && store_account_quota(s->env->store, s->user.id, &quota, &used) == 1 &&
+	    quota > 0 && used + bytes > quota) {
+		free(uids);
+		free(new_uids);
+		imap_tagged(s, cmd, "NO", "[OVERQUOTA] Quota exceeded");
+		return;
+	}
 	bool same = dst.id == v->mb.id;
 	if (store_copy(s->env->store, v->mb.id, uids, n, dst.id, move && !same, new_uids) < 0) {
 		log_error("imap", s->id, "%s: %s", cmd->name, store_conn_error(s->env->store));

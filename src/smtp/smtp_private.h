@@ -40,6 +40,7 @@ struct smtp_txn {
 	struct smtp_addr from;
 	bool smtputf8;
 	bool body_8bit;
+	uint64_t declared_size;       /* MAIL ... SIZE=n, 0 if not given */
 	struct resolve_result rcpt;   /* resolved local accounts */
 	char first_rcpt[SMTP_PATH_MAX * 2];
 	unsigned nrcpt;               /* accepted RCPT commands */

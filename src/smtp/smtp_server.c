@@ -484,6 +484,7 @@ static void cmd_mail(struct smtp_session *s, const struct smtp_cmd *cmd)
 {
 	const struct config *cfg = s->env->cfg;
 	bool utf8 = false, body8 = false;
+	uint64_t declared = 0;
 	for (unsigned i = 0; i < cmd->param_count; i++) {
 		const struct smtp_param *p = &cmd->params[i];
 		if (ascii_ieq(p->keyword, "SIZE")) {
@@ -497,6 +498,7 @@ static void cmd_mail(struct smtp_session *s, const struct smtp_cmd *cmd)
 					    (unsigned long long)cfg->max_message_size);
 				return;
 			}
+			declared = size;
 		} else if (ascii_ieq(p->keyword, "BODY")) {
 			if (p->value != NULL && ascii_ieq(p->value, "8BITMIME")) {
 				body8 = true;
@@ -545,6 +547,7 @@ static void cmd_mail(struct smtp_session *s, const struct smtp_cmd *cmd)
 	s->txn.from = from;
 	s->txn.smtputf8 = utf8;
 	s->txn.body_8bit = body8;
+	s->txn.declared_size = declared;
 	smtp_set_state(s, SMTP_S_MAIL);
 	smtp_reply(s, "250 2.1.0 Ok");
 }
@@ -581,9 +584,21 @@ static void cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
 		}
 	}
 	char delim = cfg->recipient_delimiter[0];
+	size_t accounts_before = s->txn.rcpt.n;
 	enum resolve_status st =
 		to.literal ? RESOLVE_NOT_LOCAL
 			   : resolve_recipient(s->env->store, to.local, to.domain, delim, &s->txn.rcpt);
+	/* A full mailbox refuses for now (RFC 3463 4.2.2): the sender retries. */
+	for (size_t i = accounts_before; st == RESOLVE_LOCAL && i < s->txn.rcpt.n; i++) {
+		uint64_t quota, used;
+		if (store_account_quota(s->env->store, s->txn.rcpt.accounts[i], &quota, &used) == 1 &&
+		    quota > 0 && used + s->txn.declared_size > quota) {
+			s->txn.rcpt.n = accounts_before;
+			log_info("smtp", s->id, "reject RCPT %s: mailbox full", shown);
+			smtp_error_reply(s, "452 4.2.2 %s: Mailbox full", shown);
+			return;
+		}
+	}
 	if (st == RESOLVE_NOT_LOCAL && s->authenticated && !to.literal) {
 		/* Authenticated submission relays to any domain: the outbound
 		 * queue takes it. */

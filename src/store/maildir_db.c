@@ -192,12 +192,19 @@ static sqlite3_stmt *cached(struct maildir_conn *c, enum maildir_stmt which)
 		[STMT_ALIAS_TARGETS] = "SELECT target FROM aliases a JOIN domains d"
 				       " ON d.id = a.domain_id WHERE d.name = ?2 AND"
 				       " a.localpart = ?1 ORDER BY a.id",
+		[STMT_CACHE_GET] = "SELECT value FROM cache WHERE file = ?1 AND field = ?2",
+		[STMT_CACHE_PUT] = "INSERT OR REPLACE INTO cache(file, field, value) VALUES(?1, ?2, ?3)",
 	};
 	if (c->stmts[which] == NULL)
 		c->stmts[which] = maildir_prepare(c, sql[which]);
 	else
 		sqlite3_reset(c->stmts[which]);
 	return c->stmts[which];
+}
+
+sqlite3_stmt *maildir_cached_stmt(struct maildir_conn *c, enum maildir_stmt which)
+{
+	return cached(c, which);
 }
 
 static void bind_text(sqlite3_stmt *st, int i, const char *s)
@@ -690,6 +697,35 @@ static int maildir_user_lookup(struct store_conn *conn, const char *local, const
 	return ret;
 }
 
+static int maildir_account_quota(struct store_conn *conn, int64_t account_id, uint64_t *quota_r,
+				 uint64_t *used_r)
+{
+	struct maildir_conn *c = MC(conn);
+	*quota_r = *used_r = 0;
+	sqlite3_stmt *st = maildir_prepare(c, "SELECT quota_bytes FROM accounts WHERE id = ?1");
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, account_id);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*quota_r = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW)
+		return rc == SQLITE_DONE ? 0 : maildir_db_error(c);
+	if (*quota_r == 0)
+		return 1;
+	st = maildir_prepare(c, "SELECT total(m.size) FROM messages m JOIN mailboxes b"
+				" ON b.id = m.mailbox_id WHERE b.account_id = ?1");
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, account_id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*used_r = (uint64_t)sqlite3_column_double(st, 0);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 1 : maildir_db_error(c);
+}
+
 /* ----- aliases ----- */
 
 static int maildir_alias_add(struct store_conn *conn, const char *local, const char *domain,
@@ -798,6 +834,7 @@ const struct store_backend store_backend_maildir = {
 	.user_set_password = maildir_user_set_password,
 	.user_lookup = maildir_user_lookup,
 	.user_update = maildir_user_update,
+	.account_quota = maildir_account_quota,
 	.alias_add = maildir_alias_add,
 	.alias_del = maildir_alias_del,
 	.alias_list = maildir_alias_list,

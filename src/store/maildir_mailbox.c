@@ -875,13 +875,29 @@ int maildir_message_open(struct store_conn *conn, int64_t mailbox_id, const stru
 			 int *fd_r, uint64_t *size_r)
 {
 	struct maildir_conn *c = MC(conn);
-	char mbox[PATH_MAX], path[PATH_MAX];
-	int f = maildir_mailbox_path(c->db, c->store, mailbox_id, mbox, sizeof(mbox));
-	if (f <= 0)
-		return f < 0 ? maildir_db_error(c) : maildir_set_error(c, "no such mailbox");
-	if (message_path(c, mbox, m->file, path, sizeof(path)) < 0)
-		return -1;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	char path[PATH_MAX];
+	int fd = -1;
+	/* The mailbox path is remembered between calls (FETCH opens many files
+	 * of one mailbox); if it went stale (a rename), look it up once more. */
+	for (int attempt = 0; attempt < 2 && fd < 0; attempt++) {
+		if (attempt > 0 || c->path_mailbox != mailbox_id) {
+			int f = maildir_mailbox_path(c->db, c->store, mailbox_id, c->path_cache,
+						     sizeof(c->path_cache));
+			if (f <= 0) {
+				c->path_mailbox = 0;
+				return f < 0 ? maildir_db_error(c)
+					     : maildir_set_error(c, "no such mailbox");
+			}
+			c->path_mailbox = mailbox_id;
+			attempt = 1;
+		}
+		/* new/NAME first, without a separate access(): open says it all. */
+		snprintf(path, sizeof(path), "%s/new/%s", c->path_cache, m->file);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 && errno == ENOENT &&
+		    message_path(c, c->path_cache, m->file, path, sizeof(path)) == 0)
+			fd = open(path, O_RDONLY | O_CLOEXEC);
+	}
 	if (fd < 0)
 		return maildir_set_error(c, "%s: %s", path, strerror(errno));
 	struct stat st;
@@ -1154,7 +1170,7 @@ int maildir_copy(struct store_conn *conn, int64_t src_mailbox, const uint32_t *u
 int maildir_cache_get(struct store_conn *conn, const char *file, const char *field, struct buf *out)
 {
 	struct maildir_conn *c = MC(conn);
-	sqlite3_stmt *st = maildir_prepare(c, "SELECT value FROM cache WHERE file = ?1 AND field = ?2");
+	sqlite3_stmt *st = maildir_cached_stmt(c, STMT_CACHE_GET);
 	if (st == NULL)
 		return -1;
 	sqlite3_bind_text(st, 1, file, -1, SQLITE_TRANSIENT);
@@ -1168,7 +1184,7 @@ int maildir_cache_get(struct store_conn *conn, const char *file, const char *fie
 	} else if (rc != SQLITE_DONE) {
 		ret = maildir_db_error(c);
 	}
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return ret;
 }
 
@@ -1180,15 +1196,14 @@ int maildir_cache_put(struct store_conn *conn, const char *file, const char *fie
 	 * that store many wrap them in store_changes_begin()/end(). */
 	if (!c->in_changes)
 		maildir_db_exec(c->db, "PRAGMA synchronous=NORMAL");
-	sqlite3_stmt *st = maildir_prepare(c, "INSERT OR REPLACE INTO cache(file, field, value)"
-					      " VALUES(?1, ?2, ?3)");
+	sqlite3_stmt *st = maildir_cached_stmt(c, STMT_CACHE_PUT);
 	int rc = SQLITE_ERROR;
 	if (st != NULL) {
 		sqlite3_bind_text(st, 1, file, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_text(st, 2, field, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_blob(st, 3, data, (int)len, SQLITE_TRANSIENT);
 		rc = sqlite3_step(st);
-		sqlite3_finalize(st);
+		sqlite3_reset(st);
 	}
 	if (!c->in_changes)
 		maildir_db_exec(c->db, "PRAGMA synchronous=FULL");

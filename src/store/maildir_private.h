@@ -78,6 +78,8 @@ enum maildir_stmt {
 	STMT_DOMAIN_ID,
 	STMT_ACCOUNT_LOOKUP,
 	STMT_ALIAS_TARGETS,
+	STMT_CACHE_GET,
+	STMT_CACHE_PUT,
 	STMT_COUNT
 };
 
@@ -92,6 +94,9 @@ struct maildir_conn {
 	int64_t pending_notify; /* mailbox to announce after the commit */
 	char **unlink_after;    /* files to remove after the commit */
 	size_t nunlink_after;
+	/* Last mailbox path looked up (FETCH opens many files of one). */
+	int64_t path_mailbox;
+	char path_cache[4096];
 };
 
 struct maildir_msg {
@@ -132,6 +137,7 @@ void maildir_account_path(const struct maildir_store *s, const char *local, cons
 extern const char *const maildir_default_folders[][2];
 
 /* Shared helpers (maildir_db.c). */
+sqlite3_stmt *maildir_cached_stmt(struct maildir_conn *c, enum maildir_stmt which);
 int maildir_set_error(struct maildir_conn *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 int maildir_db_error(struct maildir_conn *c);

@@ -114,6 +114,12 @@ int store_user_update(struct store_conn *c, const char *local, const char *domai
 	return B(c)->user_update(c, local, domain, change);
 }
 
+int store_account_quota(struct store_conn *c, int64_t account_id, uint64_t *quota_r,
+			uint64_t *used_r)
+{
+	return B(c)->account_quota(c, account_id, quota_r, used_r);
+}
+
 int store_alias_add(struct store_conn *c, const char *local, const char *domain,
 		    const char *target)
 {

@@ -116,6 +116,11 @@ int store_user_lookup(struct store_conn *c, const char *local, const char *domai
 int store_user_update(struct store_conn *c, const char *local, const char *domain,
 		      const struct store_user_change *change);
 
+/* An account's quota (0: none) and the bytes its mailboxes hold (computed
+ * only when there is a quota; else 0). 1/0/-1. */
+int store_account_quota(struct store_conn *c, int64_t account_id, uint64_t *quota_r,
+			uint64_t *used_r);
+
 /* Aliases: local "" is the catch-all for the domain. */
 int store_alias_add(struct store_conn *c, const char *local, const char *domain,
 		    const char *target);
@@ -307,6 +312,8 @@ struct store_backend {
 			   struct store_user *user_r);
 	int (*user_update)(struct store_conn *c, const char *local, const char *domain,
 			   const struct store_user_change *change);
+	int (*account_quota)(struct store_conn *c, int64_t account_id, uint64_t *quota_r,
+			     uint64_t *used_r);
 	int (*alias_add)(struct store_conn *c, const char *local, const char *domain,
 			 const char *target);
 	int (*alias_del)(struct store_conn *c, const char *local, const char *domain,
