@@ -266,9 +266,6 @@ def test_dot_and_slash_names_are_different_mailboxes(imap_srv):
     assert b"message 1" in f[1]["BODY[HEADER.FIELDS (SUBJECT)]"]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a valid name whose Maildir++ folder name is "
-                   "longer than 255 bytes gets NO [SERVERBUG] (mkdir ENAMETOOLONG) and "
-                   "leaves its parent behind")
 def test_create_long_name_clean_refusal(imap_srv):
     """Two levels of 200 characters: the IMAP name is valid (levels up to
     255, names up to 1024); the server either creates it or refuses it
@@ -767,8 +764,6 @@ def test_quota_reported_and_enforced(imap_srv):
     assert status_of(w.ok("STATUS INBOX (MESSAGES)"))["MESSAGES"] == 1
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: COPY ignores the account quota (APPEND checks "
-                   "it, COPY never answers NO [OVERQUOTA])")
 def test_copy_over_quota_refused(imap_srv):
     imap_srv.db_write("UPDATE accounts SET quota_bytes = ? WHERE localpart = 'alice'", 10240)
     w = imap_srv.imap_wire(user="alice")
@@ -786,9 +781,6 @@ def test_copy_over_quota_refused(imap_srv):
     assert int(used) <= int(limit), r
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: mail arriving over SMTP is not held to the "
-                   "account quota (20 KB accepted with 250 into a 10 KB quota; GETQUOTAROOT "
-                   "then shows STORAGE 20 10)")
 def test_smtp_delivery_respects_quota(imap_srv):
     import smtplib
     imap_srv.db_write("UPDATE accounts SET quota_bytes = ? WHERE localpart = 'alice'", 10240)

@@ -365,8 +365,6 @@ def test_store_unchangedsince(box):
     assert "\\Flagged" not in flags_of(box, "2")[2]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: UNCHANGEDSINCE 0 is treated as no condition; "
-                   "RFC 7162 3.1.3: it always fails for a system flag ([MODIFIED])")
 def test_store_unchangedsince_zero_always_fails(box):
     r = box.ok("UID STORE 1 (UNCHANGEDSINCE 0) +FLAGS (\\Answered)")
     assert r.code == "MODIFIED 1", r

@@ -198,9 +198,6 @@ def test_authenticate_plain_authzid_same_user(imap_srv):
     assert r.ok, r
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: an authorization identity other than the "
-                   "user gets BAD (protocol error) instead of NO [AUTHORIZATIONFAILED] "
-                   "(RFC 9051 6.2.2, RFC 5530)")
 @pytest.mark.postane_config(auth={"failure_delay_max": 1})
 def test_authenticate_plain_authzid_other_user_refused(imap_srv):
     w = imap_srv.imap_wire()
@@ -540,9 +537,6 @@ def test_compress_deflate(imap_srv):
     assert b"z4 NO" in out or b"z4 BAD" in out, out
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: after login a non-synchronising literal "
-                   "outside APPEND is accepted up to max_message_size (50 MB) although the "
-                   "limit for other commands is 1 MB (a synchronising one gets BAD [TOOBIG])")
 def test_nonsync_literal_outside_append_limited_after_login(imap_srv):
     """Outside APPEND a literal is at most 1 MB (synchronising ones get
     BAD [TOOBIG] before they are sent); a non-synchronising one over that

@@ -391,9 +391,6 @@ def test_highestmodseq_grows_with_every_change(imap_srv):
 # ----- a message expunged by another session, before this one heard of it -----
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: FETCH of BODY[] over a range that includes a "
-                   "message another session expunged fails the whole command with "
-                   "NO [SERVERBUG] and returns nothing for the other messages")
 def test_fetch_body_after_concurrent_expunge_returns_the_others(imap_srv):
     mailbox_with(imap_srv, 3)
     a = imap_srv.imap_wire(user="alice")
@@ -410,8 +407,6 @@ def test_fetch_body_after_concurrent_expunge_returns_the_others(imap_srv):
     assert r.ok or r.code == "EXPUNGEISSUED", r
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: ENVELOPE of a message another session expunged "
-                   "is sent as NIL, which the ENVELOPE grammar does not allow")
 def test_envelope_after_concurrent_expunge_is_valid(imap_srv):
     mailbox_with(imap_srv, 2)
     a = imap_srv.imap_wire(user="alice")
@@ -451,9 +446,6 @@ def test_store_copy_move_after_concurrent_expunge(imap_srv):
     assert a.ok("FETCH 1:* UID").fetches() == {}
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a session with INBOX selected is not told when "
-                   "another session RENAMEs INBOX: its messages moved to the new mailbox but "
-                   "no EXPUNGE/VANISHED is sent, so the session keeps showing them in INBOX")
 def test_inbox_rename_by_other_session_updates_selected_session(imap_srv):
     mailbox_with(imap_srv, 2)
     a = imap_srv.imap_wire(user="alice")
