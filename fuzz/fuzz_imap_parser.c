@@ -308,7 +308,9 @@ static uint32_t rng(uint32_t *s)
 static void run(const uint8_t *data, size_t size, unsigned cfg, unsigned split, bool interp,
 		struct buf *out)
 {
-	struct imap_parser_limits small = {64, 32, 256, 4, 16, 128};
+	struct imap_parser_limits small = {
+	    .max_line = 64, .max_literal = 32, .max_literal_other = 16, .max_command = 256,
+	    .max_depth = 4, .max_args = 16, .max_skip = 128};
 	unsigned flags = cfg & 3;
 	struct imap_parser *p = imap_parser_new((cfg & 4) ? &small : NULL, flags);
 	uint64_t reject_above = (cfg & 8) ? 64 : UINT64_MAX;

@@ -238,10 +238,13 @@ def test_empty_initial_response_equals_sign(srv, mech):
 
 def test_authzid_different_from_authcid_refused(srv):
     w = tls_wire(srv)
-    r = w.expect(501, f"AUTH PLAIN {plain(authzid=BOB)}", enhanced="5.5.2")
+    # 535 5.7.8 like any refused authentication (RFC 4954 6), before the
+    # password is even looked at: it says nothing about the credentials.
+    r = w.expect(535, f"AUTH PLAIN {plain(authzid=BOB)}", enhanced="5.7.8")
     assert "authorization identity not permitted" in r.text
     w.expect(530, f"MAIL FROM:<{ALICE}>")
-    w.expect(501, f"AUTH PLAIN {plain(user=BOB, password='wrong', authzid=ALICE)}")
+    w.expect(535, f"AUTH PLAIN {plain(user=BOB, password='wrong', authzid=ALICE)}",
+             enhanced="5.7.8")
     # authzid equal to authcid is allowed.
     w.expect(235, f"AUTH PLAIN {plain(authzid=ALICE)}")
     w.quit()
