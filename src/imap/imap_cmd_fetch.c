@@ -105,6 +105,17 @@ static void cache_add(struct cache_batch *cb, const char *file, const char *fiel
 	cb->n++;
 }
 
+static void cache_entries_free(struct cache_batch *cb)
+{
+	for (size_t i = 0; i < cb->n; i++) {
+		free(cb->v[i].file);
+		free(cb->v[i].field);
+		free(cb->v[i].value);
+	}
+	free(cb->v);
+	memset(cb, 0, sizeof(*cb));
+}
+
 static void cache_flush(struct imap_session *s, struct cache_batch *cb)
 {
 	if (cb->n == 0)
@@ -115,13 +126,7 @@ static void cache_flush(struct imap_session *s, struct cache_batch *cb)
 					cb->v[i].len);
 		store_changes_end(s->env->store, false, 0);
 	}
-	for (size_t i = 0; i < cb->n; i++) {
-		free(cb->v[i].file);
-		free(cb->v[i].field);
-		free(cb->v[i].value);
-	}
-	free(cb->v);
-	memset(cb, 0, sizeof(*cb));
+	cache_entries_free(cb);
 }
 
 /* ENVELOPE / BODY / BODYSTRUCTURE: from the cache, else computed. */
@@ -259,34 +264,218 @@ static void vanished_cb(void *ctx, uint32_t uid)
 		imap_seqset_add(&vc->set, uid, uid);
 }
 
+/* A FETCH in progress. It stops when the client is slow to read (more than
+ * IMAP_OUT_HIGH_WATER unsent) and goes on from imap_fetch_resume() once the
+ * output has drained: one FETCH of a large mailbox never holds more than
+ * about one message's response in memory. The view cannot change under it:
+ * the session reads no commands and sends no untagged updates meanwhile. */
+struct fetch_job {
+	struct imap_fetch_request req;
+	uint32_t *idx;
+	size_t n, k;
+	bool set_seen;
+	bool expunge_issued;
+	bool suspended;
+	const char *bad;
+	struct cache_batch cb;
+	struct buf line;
+	struct buf seen_kw;
+};
+
+static void job_free(struct fetch_job *j)
+{
+	cache_entries_free(&j->cb);
+	free(j->idx);
+	buf_free(&j->line);
+	buf_free(&j->seen_kw);
+	imap_fetch_request_free(&j->req);
+	free(j);
+}
+
+/* One message's response into j->line. Returns false when it is to be left
+ * out (expunged meanwhile, or an error recorded in j->bad). */
+static bool fetch_one(struct imap_session *s, struct fetch_job *j, uint32_t index, bool *seen_txn)
+{
+	struct imap_view *v = s->view;
+	struct imap_msg *m = &v->msgs[index];
+	const struct imap_fetch_request *req = &j->req;
+	bool flags_changed = false;
+	if (j->set_seen && !(m->flags & STORE_FLAG_SEEN)) {
+		if (!*seen_txn)
+			*seen_txn = store_changes_begin(s->env->store) == 0;
+		uint64_t modseq = 0;
+		uint32_t nf = 0;
+		if (*seen_txn && store_flags_update(s->env->store, v->mb.id, m->uid, STORE_FLAGS_ADD,
+						    STORE_FLAG_SEEN, "", STORE_ALWAYS, &nf, &j->seen_kw,
+						    &modseq) == 1) {
+			imap_view_set_flags(v, index, nf, j->seen_kw.data, modseq);
+			flags_changed = true;
+		}
+	}
+	struct fetch_msg fm = {.s = s, .m = m, .fd = -1};
+	struct buf *line = &j->line;
+	buf_reset(line);
+	buf_printf(line, "* %u FETCH (", index + 1);
+	bool first = true, flags_sent = false, uid_sent = false;
+	const char *bad = NULL;
+	for (unsigned i = 0; i < req->item_count && bad == NULL; i++) {
+		const struct imap_fetch_item *it = &req->items[i];
+		if (it->att == IMAP_FETCH_UID && uid_sent)
+			continue;
+		if (!first)
+			buf_append(line, " ", 1);
+		first = false;
+		switch (it->att) {
+		case IMAP_FETCH_FLAGS:
+			buf_append_str(line, "FLAGS ");
+			imap_append_flags(line, m->flags, m->keywords, m->recent);
+			flags_sent = true;
+			break;
+		case IMAP_FETCH_UID:
+			buf_printf(line, "UID %u", m->uid);
+			uid_sent = true;
+			break;
+		case IMAP_FETCH_INTERNALDATE: {
+			char date[64];
+			imap_datetime_format((time_t)m->internaldate, 0, date, sizeof(date));
+			buf_printf(line, "INTERNALDATE \"%s\"", date);
+			break;
+		}
+		case IMAP_FETCH_RFC822_SIZE:
+			buf_printf(line, "RFC822.SIZE %llu", (unsigned long long)m->size);
+			break;
+		case IMAP_FETCH_MODSEQ:
+			buf_printf(line, "MODSEQ (%llu)", (unsigned long long)m->modseq);
+			break;
+		case IMAP_FETCH_ENVELOPE:
+		case IMAP_FETCH_BODY:
+		case IMAP_FETCH_BODYSTRUCTURE:
+			buf_append_str(line, it->att == IMAP_FETCH_ENVELOPE ? "ENVELOPE "
+					     : it->att == IMAP_FETCH_BODY ? "BODY "
+									  : "BODYSTRUCTURE ");
+			if (!fetch_structure(&fm, it->att, line, &j->cb) && !fm.gone)
+				bad = "SERVERBUG";
+			break;
+		case IMAP_FETCH_RFC822:
+		case IMAP_FETCH_RFC822_HEADER:
+		case IMAP_FETCH_RFC822_TEXT: {
+			size_t hend = 0;
+			if (!fetch_map(&fm) || (it->att != IMAP_FETCH_RFC822 && !header_end(&fm, &hend))) {
+				bad = "SERVERBUG";
+				break;
+			}
+			const char *nm = it->att == IMAP_FETCH_RFC822 ? "RFC822"
+					 : it->att == IMAP_FETCH_RFC822_HEADER ? "RFC822.HEADER"
+										: "RFC822.TEXT";
+			buf_printf(line, "%s ", nm);
+			if (it->att == IMAP_FETCH_RFC822)
+				append_literal(line, fm.data, fm.len, false);
+			else if (it->att == IMAP_FETCH_RFC822_HEADER)
+				append_literal(line, fm.data, hend, false);
+			else
+				append_literal(line, fm.data + hend, fm.len - hend, false);
+			break;
+		}
+		case IMAP_FETCH_BODY_SECTION:
+		case IMAP_FETCH_BINARY:
+		case IMAP_FETCH_BINARY_SIZE:
+			imap_fetch_item_name(it, line);
+			buf_append(line, " ", 1);
+			if (!fetch_body_item(&fm, it, line, &bad) && bad == NULL)
+				bad = "SERVERBUG";
+			break;
+		}
+	}
+	if (flags_changed && !flags_sent) {
+		buf_append_str(line, first ? "FLAGS " : " FLAGS ");
+		imap_append_flags(line, m->flags, m->keywords, m->recent);
+	}
+	if (s->condstore && flags_changed && !req->changedsince_given) {
+		bool has_modseq = false;
+		for (unsigned i = 0; i < req->item_count; i++)
+			has_modseq |= req->items[i].att == IMAP_FETCH_MODSEQ;
+		if (!has_modseq)
+			buf_printf(line, " MODSEQ (%llu)", (unsigned long long)m->modseq);
+	}
+	buf_append_str(line, ")\r\n");
+	bool gone = fm.gone;
+	fetch_release(&fm);
+	if (gone) {
+		/* Leave this message out and go on with the others. */
+		j->expunge_issued = true;
+		return false;
+	}
+	j->bad = bad;
+	return bad == NULL;
+}
+
+/* Run the job until it is done or the output is full. Returns true when
+ * done (tagged reply written, job freed). */
+static bool fetch_run(struct imap_session *s, struct fetch_job *j)
+{
+	struct imap_view *v = s->view;
+	bool seen_txn = false;
+	while (j->k < j->n && j->bad == NULL) {
+		uint32_t index = j->idx[j->k++];
+		if (j->req.changedsince_given && v->msgs[index].modseq <= j->req.changedsince)
+			continue;
+		if (fetch_one(s, j, index, &seen_txn) &&
+		    buf_append(imap_out(s), j->line.data, j->line.len) < 0)
+			j->bad = "SERVERBUG";
+		if (s->conn.out.len > IMAP_OUT_HIGH_WATER && j->k < j->n && j->bad == NULL)
+			break;
+	}
+	/* Never hold the index's write lock while waiting for the client. */
+	if (seen_txn)
+		store_changes_end(s->env->store, false, v->mb.id);
+	cache_flush(s, &j->cb);
+	if (j->k < j->n && j->bad == NULL)
+		return false;
+	const struct imap_command *cmd = s->cmd;
+	const char *bad = j->bad;
+	if (bad == NULL && j->expunge_issued)
+		imap_tagged(s, cmd, "NO", "[EXPUNGEISSUED] Some messages were expunged meanwhile");
+	else if (bad == NULL)
+		imap_tagged(s, cmd, "OK", "Fetch completed");
+	else if (strcmp(bad, "UNKNOWN-CTE") == 0)
+		imap_tagged(s, cmd, "NO", "[UNKNOWN-CTE] Unknown Content-Transfer-Encoding");
+	else if (strcmp(bad, "SERVERBUG") == 0)
+		imap_tagged(s, cmd, "NO", "[SERVERBUG] Cannot read message");
+	else
+		imap_tagged(s, cmd, "BAD", "%s", bad);
+	job_free(j);
+	return true;
+}
+
 static void do_fetch(struct imap_session *s, const struct imap_command *cmd, bool uid)
 {
-	struct imap_fetch_request req;
+	struct fetch_job *j = xcalloc(1, sizeof(*j));
 	const char *why;
-	if (imap_fetch_parse(cmd->args, uid, IMAP_SEQSET_ALLOW_SEARCHRES, &req, &why) < 0) {
-		imap_fetch_request_free(&req);
+	if (imap_fetch_parse(cmd->args, uid, IMAP_SEQSET_ALLOW_SEARCHRES, &j->req, &why) < 0) {
 		imap_tagged(s, cmd, "BAD", "%s", why);
+		job_free(j);
 		return;
 	}
+	struct imap_fetch_request *req = &j->req;
 	struct imap_view *v = s->view;
-	bool wants_modseq = req.changedsince_given;
-	for (unsigned i = 0; i < req.item_count; i++)
-		wants_modseq |= req.items[i].att == IMAP_FETCH_MODSEQ;
+	bool wants_modseq = req->changedsince_given;
+	for (unsigned i = 0; i < req->item_count; i++)
+		wants_modseq |= req->items[i].att == IMAP_FETCH_MODSEQ;
 	/* RFC 7162 3.1: FETCH of MODSEQ (or CHANGEDSINCE) enables CONDSTORE. */
 	if (wants_modseq)
 		imap_enable_condstore(s);
-	if (req.vanished && !s->qresync) {
-		imap_fetch_request_free(&req);
+	if (req->vanished && !s->qresync) {
 		imap_tagged(s, cmd, "BAD", "VANISHED needs QRESYNC enabled");
+		job_free(j);
 		return;
 	}
-	struct imap_seqset *set = &req.set;
+	struct imap_seqset *set = &req->set;
 	bool use_uid = uid;
 	if (set->searchres) {
 		set = &v->searchres;
 		use_uid = true;
 	}
-	if (req.vanished) {
+	if (req->vanished) {
 		struct imap_seqset within;
 		imap_seqset_init(&within);
 		for (size_t i = 0; i < set->count; i++)
@@ -295,7 +484,7 @@ static void do_fetch(struct imap_session *s, const struct imap_command *cmd, boo
 		imap_seqset_normalize(&within);
 		struct vanished_ctx vc = {.within = &within};
 		imap_seqset_init(&vc.set);
-		store_expunged(s->env->store, v->mb.id, req.changedsince, vanished_cb, &vc);
+		store_expunged(s->env->store, v->mb.id, req->changedsince, vanished_cb, &vc);
 		if (vc.set.count > 0) {
 			struct buf b;
 			buf_init(&b, 0);
@@ -307,147 +496,37 @@ static void do_fetch(struct imap_session *s, const struct imap_command *cmd, boo
 		imap_seqset_free(&vc.set);
 		imap_seqset_free(&within);
 	}
-	uint32_t *idx;
-	size_t n = imap_view_match(s, set, use_uid, &idx);
-	bool set_seen = req.sets_seen && !v->readonly;
-	bool seen_txn = false;
-	struct buf seen_kw;
-	buf_init(&seen_kw, 64 * 1024);
-	struct cache_batch cb = {0};
-	struct buf line;
-	buf_init(&line, 0);
-	const char *bad = NULL;
-	bool expunge_issued = false;
-	for (size_t k = 0; k < n && bad == NULL; k++) {
-		struct imap_msg *m = &v->msgs[idx[k]];
-		if (req.changedsince_given && m->modseq <= req.changedsince)
-			continue;
-		bool flags_changed = false;
-		if (set_seen && !(m->flags & STORE_FLAG_SEEN)) {
-			if (!seen_txn)
-				seen_txn = store_changes_begin(s->env->store) == 0;
-			uint64_t modseq = 0;
-			uint32_t nf = 0;
-			if (seen_txn && store_flags_update(s->env->store, v->mb.id, m->uid,
-							   STORE_FLAGS_ADD, STORE_FLAG_SEEN, "", STORE_ALWAYS,
-							   &nf, &seen_kw, &modseq) == 1) {
-				imap_view_set_flags(v, idx[k], nf, seen_kw.data, modseq);
-				flags_changed = true;
-			}
-		}
-		struct fetch_msg fm = {.s = s, .m = m, .fd = -1};
-		buf_reset(&line);
-		buf_printf(&line, "* %u FETCH (", idx[k] + 1);
-		bool first = true, flags_sent = false, uid_sent = false;
-		for (unsigned i = 0; i < req.item_count && bad == NULL; i++) {
-			const struct imap_fetch_item *it = &req.items[i];
-			if (it->att == IMAP_FETCH_UID && uid_sent)
-				continue;
-			if (!first)
-				buf_append(&line, " ", 1);
-			first = false;
-			switch (it->att) {
-			case IMAP_FETCH_FLAGS:
-				buf_append_str(&line, "FLAGS ");
-				imap_append_flags(&line, m->flags, m->keywords, m->recent);
-				flags_sent = true;
-				break;
-			case IMAP_FETCH_UID:
-				buf_printf(&line, "UID %u", m->uid);
-				uid_sent = true;
-				break;
-			case IMAP_FETCH_INTERNALDATE: {
-				char date[64];
-				imap_datetime_format((time_t)m->internaldate, 0, date, sizeof(date));
-				buf_printf(&line, "INTERNALDATE \"%s\"", date);
-				break;
-			}
-			case IMAP_FETCH_RFC822_SIZE:
-				buf_printf(&line, "RFC822.SIZE %llu", (unsigned long long)m->size);
-				break;
-			case IMAP_FETCH_MODSEQ:
-				buf_printf(&line, "MODSEQ (%llu)", (unsigned long long)m->modseq);
-				break;
-			case IMAP_FETCH_ENVELOPE:
-			case IMAP_FETCH_BODY:
-			case IMAP_FETCH_BODYSTRUCTURE:
-				buf_append_str(&line, it->att == IMAP_FETCH_ENVELOPE ? "ENVELOPE "
-						      : it->att == IMAP_FETCH_BODY ? "BODY "
-										   : "BODYSTRUCTURE ");
-				if (!fetch_structure(&fm, it->att, &line, &cb) && !fm.gone)
-					bad = "SERVERBUG";
-				break;
-			case IMAP_FETCH_RFC822:
-			case IMAP_FETCH_RFC822_HEADER:
-			case IMAP_FETCH_RFC822_TEXT: {
-				size_t hend = 0;
-				if (!fetch_map(&fm) ||
-				    (it->att != IMAP_FETCH_RFC822 && !header_end(&fm, &hend))) {
-					bad = "SERVERBUG";
-					break;
-				}
-				const char *nm = it->att == IMAP_FETCH_RFC822 ? "RFC822"
-						 : it->att == IMAP_FETCH_RFC822_HEADER ? "RFC822.HEADER"
-											: "RFC822.TEXT";
-				buf_printf(&line, "%s ", nm);
-				if (it->att == IMAP_FETCH_RFC822)
-					append_literal(&line, fm.data, fm.len, false);
-				else if (it->att == IMAP_FETCH_RFC822_HEADER)
-					append_literal(&line, fm.data, hend, false);
-				else
-					append_literal(&line, fm.data + hend, fm.len - hend, false);
-				break;
-			}
-			case IMAP_FETCH_BODY_SECTION:
-			case IMAP_FETCH_BINARY:
-			case IMAP_FETCH_BINARY_SIZE:
-				imap_fetch_item_name(it, &line);
-				buf_append(&line, " ", 1);
-				if (!fetch_body_item(&fm, it, &line, &bad) && bad == NULL)
-					bad = "SERVERBUG";
-				break;
-			}
-		}
-		if (flags_changed && !flags_sent) {
-			buf_append_str(&line, first ? "FLAGS " : " FLAGS ");
-			imap_append_flags(&line, m->flags, m->keywords, m->recent);
-		}
-		if ((s->condstore && flags_changed) && !req.changedsince_given) {
-			bool has_modseq = false;
-			for (unsigned i = 0; i < req.item_count; i++)
-				has_modseq |= req.items[i].att == IMAP_FETCH_MODSEQ;
-			if (!has_modseq)
-				buf_printf(&line, " MODSEQ (%llu)", (unsigned long long)m->modseq);
-		}
-		buf_append_str(&line, ")\r\n");
-		bool gone = fm.gone;
-		fetch_release(&fm);
-		if (gone) {
-			/* Leave this message out and go on with the others. */
-			expunge_issued = true;
-			bad = NULL;
-			continue;
-		}
-		if (bad == NULL && buf_append(imap_out(s), line.data, line.len) < 0)
-			bad = "SERVERBUG";
-	}
-	if (seen_txn)
-		store_changes_end(s->env->store, false, v->mb.id);
-	cache_flush(s, &cb);
-	if (bad == NULL && expunge_issued)
-		imap_tagged(s, cmd, "NO", "[EXPUNGEISSUED] Some messages were expunged meanwhile");
-	else if (bad == NULL)
-		imap_tagged(s, cmd, "OK", "Fetch completed");
-	else if (strcmp(bad, "UNKNOWN-CTE") == 0)
-		imap_tagged(s, cmd, "NO", "[UNKNOWN-CTE] Unknown Content-Transfer-Encoding");
-	else if (strcmp(bad, "SERVERBUG") == 0)
-		imap_tagged(s, cmd, "NO", "[SERVERBUG] Cannot read message");
-	else
-		imap_tagged(s, cmd, "BAD", "%s", bad);
-	free(idx);
-	buf_free(&line);
-	buf_free(&seen_kw);
-	imap_fetch_request_free(&req);
+	j->n = imap_view_match(s, set, use_uid, &j->idx);
+	j->set_seen = req->sets_seen && !v->readonly;
+	buf_init(&j->seen_kw, 64 * 1024);
+	buf_init(&j->line, 0);
+	if (fetch_run(s, j))
+		return;
+	/* Go on when the client has read what is queued. */
+	s->fetch = j;
+	s->cmd_async = true;
+}
+
+void imap_fetch_resume(struct imap_session *s)
+{
+	struct fetch_job *j = s->fetch;
+	if (j == NULL || s->conn.out.len > IMAP_OUT_LOW_WATER)
+		return;
+	s->deadline = loop_now(s->env->loop) + IMAP_TIMEOUT_AUTH * 1000ull;
+	if (!fetch_run(s, j))
+		return;
+	s->fetch = NULL;
+	s->cmd_async = false;
+	imap_command_free(&s->cmd);
+}
+
+void imap_fetch_cancel(struct imap_session *s)
+{
+	if (s->fetch == NULL)
+		return;
+	job_free(s->fetch);
+	s->fetch = NULL;
+	s->cmd_async = false;
 }
 
 void imap_cmd_fetch(struct imap_session *s, const struct imap_command *cmd)

@@ -18,8 +18,10 @@
 #include "store/store.h"
 
 struct auth_request;
+struct fetch_job;
 
 #define IMAP_OUT_HIGH_WATER (256 * 1024) /* stop reading while this much is unsent */
+#define IMAP_OUT_LOW_WATER (64 * 1024)   /* ... and go on with a FETCH below this */
 #define IMAP_IN_MAX (1024 * 1024)         /* input buffer hard maximum */
 #define IMAP_TIMEOUT_PREAUTH 60           /* seconds before login (RFC 9051: >= 30 min after) */
 #define IMAP_TIMEOUT_AUTH (30 * 60 + 60)  /* authenticated / IDLE: 30 minutes and a margin */
@@ -115,6 +117,9 @@ struct imap_session {
 	struct imap_command *cmd;
 	bool cmd_async;
 
+	/* A FETCH waiting for the client to read (imap_cmd_fetch.c). */
+	struct fetch_job *fetch;
+
 	/* IDLE */
 	bool idling;
 	char idle_tag[64];
@@ -200,6 +205,10 @@ extern const struct imap_cmd_def imap_cmds_message[]; /* imap_cmd_message.c */
 
 /* imap_cmd_fetch.c, imap_cmd_search.c */
 imap_cmd_fn imap_cmd_fetch, imap_cmd_uid_fetch;
+/* A FETCH that stopped on a full output buffer: go on (when the output is
+ * below IMAP_OUT_LOW_WATER), or drop it (connection closing). */
+void imap_fetch_resume(struct imap_session *s);
+void imap_fetch_cancel(struct imap_session *s);
 imap_cmd_fn imap_cmd_search, imap_cmd_uid_search;
 imap_cmd_fn imap_cmd_sort, imap_cmd_uid_sort;
 imap_cmd_fn imap_cmd_thread, imap_cmd_uid_thread;

@@ -118,7 +118,7 @@ void imap_capabilities(struct imap_session *s, struct buf *out)
 	}
 	buf_printf(out,
 		   " NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN LIST-EXTENDED LIST-STATUS SPECIAL-USE"
-		   " CONDSTORE QRESYNC ESEARCH SEARCHRES SORT THREAD=REFERENCES"
+		   " CONDSTORE QRESYNC ESEARCH SEARCHRES SORT SORT=DISPLAY ESORT THREAD=REFERENCES"
 		   " THREAD=ORDEREDSUBJECT APPENDLIMIT=%llu QUOTA QUOTA=RES-STORAGE UTF8=ACCEPT"
 		   " BINARY STATUS=SIZE%s",
 		   (unsigned long long)s->env->cfg->max_message_size,
@@ -479,6 +479,7 @@ void imap_session_release(struct imap_session *s)
 {
 	if (s->freed)
 		return;
+	imap_fetch_cancel(s);
 	if (s->cmd_async || s->areq != NULL) {
 		/* An auth worker or the committer will come back to us. */
 		s->dead = true;
@@ -533,6 +534,9 @@ void imap_update_watch(struct imap_session *s)
 	}
 	for (int round = 0; round < 64; round++) {
 		size_t before = s->conn.in.len;
+		/* Input held back because too much output was pending is not the
+		 * same as input that is an incomplete command. */
+		bool held = s->conn.out.len > IMAP_OUT_HIGH_WATER;
 		process_input(s);
 		int fl = conn_flush(&s->conn);
 		if (fl < 0 || s->conn.error) {
@@ -554,8 +558,13 @@ void imap_update_watch(struct imap_session *s)
 			imap_session_release(s);
 			return;
 		}
+		if (s->fetch != NULL && !s->closing && s->conn.out.len <= IMAP_OUT_LOW_WATER) {
+			imap_fetch_resume(s);
+			continue;
+		}
 		/* Go round again only when writing made room for held input. */
-		if (fl != 1 || s->conn.in.len == 0 || busy(s) || s->conn.in.len == before)
+		if (s->conn.in.len == 0 || busy(s) || s->conn.out.len > IMAP_OUT_HIGH_WATER ||
+		    (s->conn.in.len == before && !held))
 			break;
 	}
 	if (s->conn.eof && !s->cmd_async && s->areq == NULL && s->conn.out.len == 0) {
@@ -564,7 +573,10 @@ void imap_update_watch(struct imap_session *s)
 	}
 	bool want_input = !busy(s) && !s->conn.eof && s->conn.out.len <= IMAP_OUT_HIGH_WATER;
 	conn_trim(&s->conn);
-	if (loop_rewatch(s->env->loop, &s->w, conn_wanted_events(&s->conn, want_input)) < 0)
+	unsigned events = conn_wanted_events(&s->conn, want_input);
+	if (s->fetch != NULL)
+		events |= LOOP_WRITE; /* writable again: the FETCH goes on (fairly, one pass each) */
+	if (loop_rewatch(s->env->loop, &s->w, events) < 0)
 		imap_session_release(s);
 }
 
@@ -590,7 +602,7 @@ static void env_tick(void *arg)
 	struct imap_session *next;
 	for (struct imap_session *s = env->sessions; s != NULL; s = next) {
 		next = s->next;
-		if (s->freed || s->cmd_async || s->areq != NULL)
+		if (s->freed || (s->cmd_async && s->fetch == NULL) || s->areq != NULL)
 			continue;
 		if (s->delayed) {
 			imap_auth_tick(s, now);
@@ -598,6 +610,7 @@ static void env_tick(void *arg)
 		}
 		bool drain_over = env->draining && now >= env->drain_deadline;
 		if (now >= s->deadline || drain_over) {
+			imap_fetch_cancel(s);
 			imap_untagged(s, drain_over ? "BYE Server shutting down"
 						    : "BYE Autologout; idle for too long");
 			log_info("imap", s->id, "%s", drain_over ? "shutdown" : "timeout");

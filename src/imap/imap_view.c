@@ -213,8 +213,9 @@ void imap_view_set_flags(struct imap_view *v, uint32_t index, uint32_t flags,
 	m->keywords = keywords != NULL && keywords[0] != '\0' ? xstrdup(keywords) : NULL;
 	if (modseq > 0)
 		m->modseq = modseq;
-	if (modseq > v->modseq)
-		v->modseq = modseq;
+	/* v->modseq stays: it means "every change up to here is known", and
+	 * another session may have changed something below this one's modseq
+	 * that the next sync has yet to report. */
 }
 
 /* Remove message index i; the caller reports it. */

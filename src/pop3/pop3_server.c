@@ -874,6 +874,8 @@ static void update_watch(struct pop3_session *s)
 	for (int round = 0; round < 64; round++) {
 		size_t before = s->conn.in.len;
 		send_fill(s);
+		/* Input held back by pending output is not an incomplete command. */
+		bool held = s->conn.out.len > POP3_OUT_HIGH_WATER;
 		process_input(s);
 		drain_check(s);
 		int fl = conn_flush(&s->conn);
@@ -895,7 +897,7 @@ static void update_watch(struct pop3_session *s)
 		 * in progress, or for input that was held back. */
 		if (s->send.active)
 			continue;
-		if (s->conn.in.len == 0 || busy(s) || s->conn.in.len == before)
+		if (s->conn.in.len == 0 || busy(s) || (s->conn.in.len == before && !held))
 			break;
 	}
 	/* A response in progress always leaves something to write, so that

@@ -543,7 +543,8 @@ class Postane:
             m.login(user if "@" in user else f"{user}@{self.domain}", password)
         return m
 
-    def imap_wire(self, user=None, password=PASSWORD, security="plain", timeout=15.0):
+    def imap_wire(self, user=None, password=PASSWORD, security="plain", timeout=15.0,
+                  rcvbuf=None):
         """A raw IMAP connection (imapwire.IMAPWire), greeted, optionally
         logged in; security as for imap()."""
         from imapwire import IMAPWire
@@ -551,7 +552,8 @@ class Postane:
             w = self._imap_connect(lambda: IMAPWire(self.imaps_port, timeout=timeout,
                                                     tls_context=tls_client_context()))
         else:
-            w = self._imap_connect(lambda: IMAPWire(self.imap_port, timeout=timeout))
+            w = self._imap_connect(lambda: IMAPWire(self.imap_port, timeout=timeout,
+                                                    rcvbuf=rcvbuf))
             if security == "starttls":
                 w.starttls()
         if user is not None:

@@ -118,9 +118,20 @@ class IMAPError(AssertionError):
 
 
 class IMAPWire:
-    def __init__(self, port, host="127.0.0.1", timeout=15.0, tls_context=None, greet=True):
-        """tls_context: implicit TLS (IMAPS). greet: read the greeting."""
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+    def __init__(self, port, host="127.0.0.1", timeout=15.0, tls_context=None, greet=True,
+                 rcvbuf=None):
+        """tls_context: implicit TLS (IMAPS). greet: read the greeting.
+        rcvbuf: a small receive buffer, set before connecting so that the
+        window is small from the start (a slow reader that still reads at
+        full speed once it does read; shrinking it after the handshake makes
+        loopback TCP crawl)."""
+        if rcvbuf is None:
+            self.sock = socket.create_connection((host, port), timeout=timeout)
+        else:
+            self.sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            self.sock.settimeout(timeout)
+            self.sock.connect((host, port))
         self.sock.settimeout(timeout)
         self.timeout = timeout
         self.buf = bytearray()

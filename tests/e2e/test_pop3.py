@@ -574,6 +574,24 @@ def test_large_message_streamed(srv):
     w.ok("QUIT")
 
 
+def test_pipelined_commands_behind_big_responses_to_a_slow_reader(srv):
+    """Commands that arrived with a big RETR wait while the response is
+    unsent, and are answered, in order, once the client reads it."""
+    line = b"y" * 98 + b"\r\n"
+    body = b"From: sender@example.net\r\nSubject: big\r\n\r\n" + line * 20000
+    deliver(srv, body)
+    [m] = srv.wait_messages("alice", 1, timeout=30)
+    w = wire(srv, user=ALICE, timeout=60)
+    w.send("RETR 1\r\nRETR 1\r\nSTAT\r\nNOOP\r\n")
+    time.sleep(1)  # the server stops with most of it unsent
+    for _ in range(2):
+        assert w.line().startswith(b"+OK")
+        assert unstuff(w.multi()) == m.raw
+    assert w.line().startswith(b"+OK 1 ")
+    assert w.line() == b"+OK"
+    w.ok("QUIT")
+
+
 def test_uidl_format_matches_imap_and_is_stable(srv):
     deliver_n(srv, 3)
     w = wire(srv, user=ALICE)
