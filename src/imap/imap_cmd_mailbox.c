@@ -11,6 +11,7 @@
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/util.h"
+#include "imap/imap_binary_convert.h"
 #include "imap/imap_date.h"
 #include "imap/imap_private.h"
 #include "imap/imap_quote.h"
@@ -406,6 +407,7 @@ struct list_entry {
 	char *name;
 	bool exists, subscribed, has_children;
 	bool sub_child; /* a descendant is subscribed */
+	bool listed;	/* LIST: already returned (for an earlier pattern) */
 	char special_use[32];
 	int64_t id;
 };
@@ -471,6 +473,35 @@ static void list_free(struct list_ctx *lc)
 
 static void status_items(struct imap_session *s, int64_t mailbox_id, const char *name,
 			 const struct imap_arg *items, size_t n, struct buf *out);
+
+/* Does any of the (decoded) patterns match the name? NULL patterns are
+ * ones that could not be decoded. */
+static bool match_any(char *const *pats, size_t npats, const char *name)
+{
+	for (size_t p = 0; p < npats; p++)
+		if (pats[p] != NULL && pattern_match(pats[p], name))
+			return true;
+	return false;
+}
+
+/* RFC 5258 3.5, LIST (SUBSCRIBED RECURSIVEMATCH): a mailbox that is not
+ * itself subscribed is returned with CHILDINFO only if at least one of its
+ * subscribed descendants is not returned itself (no pattern matches it, or
+ * SPECIAL-USE selection leaves it out): "servers SHOULD suppress redundant
+ * CHILDINFO responses". */
+static bool sub_child_unlisted(const struct list_ctx *lc, const struct list_entry *e,
+			       char *const *pats, size_t npats, bool sel_special)
+{
+	size_t l = strlen(e->name);
+	for (size_t j = 0; j < lc->n; j++) {
+		const struct list_entry *c = &lc->v[j];
+		if (!c->subscribed || strncmp(c->name, e->name, l) != 0 || c->name[l] != '/')
+			continue;
+		if (!match_any(pats, npats, c->name) || (sel_special && c->special_use[0] == '\0'))
+			return true;
+	}
+	return false;
+}
 
 static void do_list(struct imap_session *s, const struct imap_command *cmd, bool lsub)
 {
@@ -572,42 +603,45 @@ static void do_list(struct imap_session *s, const struct imap_command *cmd, bool
 		}
 	}
 	qsort(lc.v, lc.n, sizeof(*lc.v), cmp_entries);
-	struct buf line;
-	buf_init(&line, 0);
+	/* Decode every reference + pattern first, like a mailbox name (mUTF-7
+	 * unless UTF-8 is on): RECURSIVEMATCH looks at all of them together.
+	 * NULL: not a string or not decodable; "": LIST "" "". */
+	char **dec = xcalloc(npats + 1, sizeof(*dec));
 	for (size_t p = 0; p < npats; p++) {
 		const char *pat;
 		size_t patlen;
 		if (!imap_arg_get_astring(&pats[p], &pat, &patlen))
 			continue;
-		/* Decode reference + pattern like a mailbox name (mUTF-7). */
 		char full[STORE_MAILBOX_NAME_MAX * 2];
 		snprintf(full, sizeof(full), "%.*s%.*s", (int)reflen, ref, (int)patlen, pat);
-		struct imap_arg tmp = {.type = IMAP_ARG_QUOTED, .len = strlen(full), .str = full};
-		char decoded[STORE_MAILBOX_NAME_MAX * 2];
-		const char *why;
-		if (full[0] == '\0') {
+		if (full[0] == '\0' || s->utf8) {
+			dec[p] = xstrdup(full);
+		} else {
+			struct buf d;
+			const char *why;
+			buf_init(&d, sizeof(full) - 1);
+			if (imap_utf7_to_utf8(full, strlen(full), &d, &why) >= 0 && d.data != NULL)
+				dec[p] = xstrdup(d.data);
+			buf_free(&d);
+		}
+		if (dec[p] != NULL && strncasecmp(dec[p], "INBOX", 5) == 0 &&
+		    (dec[p][5] == '\0' || dec[p][5] == '/'))
+			memcpy(dec[p], "INBOX", 5);
+	}
+	struct buf line;
+	buf_init(&line, 0);
+	for (size_t p = 0; p < npats; p++) {
+		const char *decoded = dec[p];
+		if (decoded == NULL)
+			continue;
+		if (decoded[0] == '\0') {
 			/* LIST "" "": the hierarchy delimiter. */
 			imap_untagged(s, "%s (\\Noselect) \"/\" \"\"", lsub ? "LSUB" : "LIST");
 			continue;
 		}
-		if (s->utf8) {
-			snprintf(decoded, sizeof(decoded), "%s", full);
-		} else {
-			struct buf d;
-			buf_init(&d, sizeof(decoded) - 1);
-			if (imap_utf7_to_utf8(full, strlen(full), &d, &why) < 0 || d.data == NULL) {
-				buf_free(&d);
-				continue;
-			}
-			snprintf(decoded, sizeof(decoded), "%s", d.data);
-			buf_free(&d);
-		}
-		(void)tmp;
-		if (strncasecmp(decoded, "INBOX", 5) == 0 && (decoded[5] == '\0' || decoded[5] == '/'))
-			memcpy(decoded, "INBOX", 5);
 		for (size_t k = 0; k < lc.n; k++) {
 			struct list_entry *e = &lc.v[k];
-			if (!pattern_match(decoded, e->name))
+			if ((!lsub && e->listed) || !pattern_match(decoded, e->name))
 				continue;
 			bool show, noselect = !e->exists, nonexistent = false;
 			const char *childinfo = NULL;
@@ -630,10 +664,15 @@ static void do_list(struct imap_session *s, const struct imap_command *cmd, bool
 				show = e->subscribed;
 				nonexistent = e->subscribed && !e->exists;
 				noselect = false;
-				if (!show && sel_recursive && e->sub_child) {
-					show = true;
+				/* RFC 5258 3.5 and its table in 4: CHILDINFO with
+				 * a subscribed mailbox that has subscribed
+				 * descendants, and for a parent not subscribed
+				 * itself only when not redundant. */
+				if (sel_recursive && e->sub_child &&
+				    (show || sub_child_unlisted(&lc, e, dec, npats, sel_special))) {
 					childinfo = "SUBSCRIBED";
-					noselect = !e->exists && !e->has_children;
+					nonexistent = !e->exists;
+					show = true;
 				}
 			} else {
 				show = e->exists || e->has_children;
@@ -642,6 +681,7 @@ static void do_list(struct imap_session *s, const struct imap_command *cmd, bool
 				show = false;
 			if (!show)
 				continue;
+			e->listed = true;
 			buf_reset(&line);
 			buf_printf(&line, "* %s (", lsub ? "LSUB" : "LIST");
 			bool first = true;
@@ -672,6 +712,9 @@ static void do_list(struct imap_session *s, const struct imap_command *cmd, bool
 		}
 	}
 	buf_free(&line);
+	for (size_t p = 0; p < npats; p++)
+		free(dec[p]);
+	free(dec);
 	list_free(&lc);
 	imap_tagged(s, cmd, "OK", "%s completed", cmd->name);
 }
@@ -860,8 +903,9 @@ static void cmd_append(struct imap_session *s, const struct imap_command *cmd)
 	const struct imap_arg *args = cmd->args;
 	unsigned argc = cmd->arg_count, i = 1;
 	uint32_t flags = 0;
-	struct buf kw;
+	struct buf kw, conv;
 	buf_init(&kw, 4096);
+	buf_init(&conv, 2 * (size_t)s->env->cfg->max_message_size + 65536);
 	int64_t date = 0;
 	const char *why;
 	const char *data = NULL;
@@ -920,6 +964,17 @@ static void cmd_append(struct imap_session *s, const struct imap_command *cmd)
 		imap_tagged(s, cmd, "NO", "[TOOBIG] Message too large");
 		goto out;
 	}
+	/* RFC 3516 4.3: binary parts that could not be stored and served as
+	 * they are (NUL, bare CR/LF) are stored as base64. */
+	int converted = imap_binary_convert(data, len, &conv);
+	if (converted < 0) {
+		imap_tagged(s, cmd, "NO", "[SERVERBUG] Cannot save message");
+		goto out;
+	}
+	if (converted == 1) {
+		data = conv.data;
+		len = conv.len;
+	}
 	uint64_t quota = 0, used = 0;
 	if (store_account_quota(s->env->store, s->user.id, &quota, &used) == 1 && quota > 0 &&
 	    used + len > quota) {
@@ -966,6 +1021,7 @@ static void cmd_append(struct imap_session *s, const struct imap_command *cmd)
 	store_msg_commit_env(msg, &env, append_commit_cb, j);
 out:
 	buf_free(&kw);
+	buf_free(&conv);
 }
 
 /* ----- CLOSE / UNSELECT / EXPUNGE ----- */

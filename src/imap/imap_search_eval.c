@@ -12,6 +12,7 @@
 #include "imap/imap_date.h"
 #include "imap/imap_sort.h"
 #include "imap/imap_thread.h"
+#include "mime/mime_address.h"
 #include "mime/mime_decode.h"
 #include "mime/mime_header.h"
 #include "mime/mime_rfc2047.h"
@@ -21,6 +22,8 @@
 #define FIELD_MAX (256 * 1024)
 /* Bytes of one digest entry (all occurrences of a field together). */
 #define ENTRY_MAX (256 * 1024)
+/* Addresses (and group markers) of one header value written out. */
+#define ADDRESSES_MAX 4096
 
 /* ------------------------------------------------------------------ */
 /* Case folding */
@@ -247,6 +250,57 @@ static void headers_fix(struct imap_search_headers *h, const size_t *off, const 
 		    present[i] ? (h->data_.data != NULL ? h->data_.data + off[i] : "") : NULL;
 }
 
+/* Is this one of the parser's fill-ins for a missing local part or
+ * domain (mime_address.h)? They are not text of the message. */
+static bool address_fill(const char *s, size_t len)
+{
+	return s == NULL || mime_ascii_ieq(s, len, "MISSING_MAILBOX") ||
+	       mime_ascii_ieq(s, len, "MISSING_DOMAIN");
+}
+
+/* Append the addresses of a raw (unfolded) address-list value the way
+ * Dovecot normalises them for searching: "Name <local@domain>" with the
+ * name RFC 2047-decoded, or "local@domain"; a group as "name: members;";
+ * entries separated by ", ". */
+static void add_address_text(const char *value, size_t len, struct buf *out)
+{
+	struct mime_address_list l;
+	mime_address_list_init(&l);
+	mime_address_parse(&l, value, len, ADDRESSES_MAX);
+	bool sep = false;
+	for (size_t i = 0; i < l.n; i++) {
+		const struct mime_address *a = &l.v[i];
+		if (a->domain == NULL && a->mailbox == NULL) { /* group end */
+			buf_append(out, ";", 1);
+			sep = true;
+			continue;
+		}
+		if (sep)
+			buf_append(out, ", ", 2);
+		sep = true;
+		if (a->domain == NULL) { /* group start: the name is in mailbox */
+			mime_rfc2047_decode(a->mailbox, a->mailbox_len, out);
+			buf_append(out, ": ", 2);
+			sep = false;
+			continue;
+		}
+		bool named = a->name != NULL && a->name_len > 0;
+		if (named) {
+			mime_rfc2047_decode(a->name, a->name_len, out);
+			buf_append(out, " <", 2);
+		}
+		if (!address_fill(a->mailbox, a->mailbox_len))
+			buf_append(out, a->mailbox, a->mailbox_len);
+		if (!address_fill(a->domain, a->domain_len)) {
+			buf_append(out, "@", 1);
+			buf_append(out, a->domain, a->domain_len);
+		}
+		if (named)
+			buf_append(out, ">", 1);
+	}
+	mime_address_list_free(&l);
+}
+
 void imap_search_headers_build(struct imap_search_headers *h, const char *data, size_t len)
 {
 	headers_clear(h);
@@ -290,6 +344,13 @@ void imap_search_headers_build(struct imap_search_headers *h, const char *data, 
 			buf_append(&e[k], "\n", 1);
 		size_t before = e[k].len;
 		mime_rfc2047_decode(rv, raw.len, &e[k]);
+		if (k <= IMAP_HDR_BCC) {
+			int ak = IMAP_HDR_ADDR_FROM + (k - IMAP_HDR_FROM);
+			if (!first)
+				buf_append(&e[ak], "\n", 1);
+			add_address_text(rv, raw.len, &e[ak]);
+			present[ak] = true;
+		}
 		if (!first)
 			continue;
 		switch (k) {
@@ -337,7 +398,7 @@ void imap_search_headers_keys(struct imap_search_headers *dst,
 	bool present[IMAP_HDR_COUNT];
 	for (int i = 0; i < IMAP_HDR_COUNT; i++) {
 		off[i] = dst->data_.len;
-		present[i] = i >= IMAP_HDR_DATE && src->v[i].p != NULL;
+		present[i] = i >= IMAP_HDR_DATE && i < IMAP_HDR_KEYS_END && src->v[i].p != NULL;
 		dst->v[i].len = 0;
 		if (!present[i])
 			continue;
@@ -362,10 +423,10 @@ void imap_search_headers_keys(struct imap_search_headers *dst,
 	headers_fix(dst, off, present);
 }
 
-/* Blob: "S1", per entry a 32-bit little-endian length (0xFFFFFFFF: absent)
+/* Blob: "S2", per entry a 32-bit little-endian length (0xFFFFFFFF: absent)
  * and the bytes, then a flag byte, the date (64 bits) and its zone (32
  * bits, two's complement), all little-endian. */
-#define BLOB_MAGIC "S1"
+#define BLOB_MAGIC "S2"
 #define BLOB_ABSENT 0xFFFFFFFFu
 
 static int put_u32(struct buf *out, uint32_t v)
@@ -873,6 +934,7 @@ static enum imap_search_match eval_node(const struct imap_search_node *n,
 {
 	const struct imap_search_headers *h;
 	int64_t day;
+	int k;
 	switch (n->key) {
 	case IMAP_SEARCH_AND:
 		return eval_and(n->children, m, level);
@@ -918,16 +980,22 @@ static enum imap_search_match eval_node(const struct imap_search_node *n,
 	case IMAP_SEARCH_TO:
 	case IMAP_SEARCH_CC:
 	case IMAP_SEARCH_BCC:
+		/* the decoded text, or the addresses as parsed */
+		h = headers_at(m, level);
+		if (h == NULL)
+			return IMAP_MATCH_MAYBE;
+		k = n->key == IMAP_SEARCH_FROM ? 0
+		    : n->key == IMAP_SEARCH_TO ? 1
+		    : n->key == IMAP_SEARCH_CC ? 2
+					       : 3;
+		if (contains_str(h->v[IMAP_HDR_FROM + k], n) == IMAP_MATCH_YES)
+			return IMAP_MATCH_YES;
+		return contains_str(h->v[IMAP_HDR_ADDR_FROM + k], n);
 	case IMAP_SEARCH_SUBJECT:
 		h = headers_at(m, level);
 		if (h == NULL)
 			return IMAP_MATCH_MAYBE;
-		return contains_str(h->v[n->key == IMAP_SEARCH_FROM  ? IMAP_HDR_FROM
-					 : n->key == IMAP_SEARCH_TO  ? IMAP_HDR_TO
-					 : n->key == IMAP_SEARCH_CC  ? IMAP_HDR_CC
-					 : n->key == IMAP_SEARCH_BCC ? IMAP_HDR_BCC
-								     : IMAP_HDR_SUBJECT],
-				    n);
+		return contains_str(h->v[IMAP_HDR_SUBJECT], n);
 	case IMAP_SEARCH_HEADER:
 		return eval_header(n, m, level);
 	case IMAP_SEARCH_BODY:

@@ -50,11 +50,23 @@ enum imap_search_hdr {
 	IMAP_HDR_SORT_CC,
 	IMAP_HDR_DISPLAY_FROM, /* RFC 5957 display name */
 	IMAP_HDR_DISPLAY_TO,
+	/* the parsed addresses of every occurrence of From, To, Cc, Bcc,
+	 * written out as "Name <local@domain>" or "local@domain" (groups as
+	 * "name: members;"), occurrences joined by LF: what the address keys
+	 * match besides the decoded text, so that comments, quoting and
+	 * folding inside an address do not hide it */
+	IMAP_HDR_ADDR_FROM,
+	IMAP_HDR_ADDR_TO,
+	IMAP_HDR_ADDR_CC,
+	IMAP_HDR_ADDR_BCC,
 	IMAP_HDR_COUNT
 };
 
+/* Entries [IMAP_HDR_DATE, IMAP_HDR_KEYS_END) are the sort and thread keys. */
+#define IMAP_HDR_KEYS_END IMAP_HDR_ADDR_FROM
+
 /* Store cache field holding the encoded digest (the version is in it). */
-#define IMAP_SEARCH_HEADERS_CACHE_FIELD "search.1"
+#define IMAP_SEARCH_HEADERS_CACHE_FIELD "search.2"
 
 struct imap_search_headers {
 	struct mime_str v[IMAP_HDR_COUNT]; /* p == NULL: absent */
@@ -71,7 +83,7 @@ void imap_search_headers_free(struct imap_search_headers *h);
  * message; scanning stops at the end of the header). */
 void imap_search_headers_build(struct imap_search_headers *h, const char *data, size_t len);
 /* Replace dst with the sort and thread keys of src only: entries from
- * IMAP_HDR_DATE on (no search entries), each cut to a few hundred bytes,
+ * IMAP_HDR_DATE to IMAP_HDR_KEYS_END (no search entries), each cut to a few hundred bytes,
  * References to its last IMAP_SEARCH_KEYS_REFS_MAX bytes (whole ids), plus
  * the date and the reply flag. What SORT and THREAD keep per message, so
  * that their memory stays small whatever the headers hold. */

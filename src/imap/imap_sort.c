@@ -7,6 +7,7 @@
 #include "core/buf.h"
 #include "imap/imap_thread.h"
 #include "mime/mime_address.h"
+#include "mime/mime_header.h"
 #include "mime/mime_rfc2047.h"
 
 static int str_cmp(struct mime_str a, struct mime_str b)
@@ -89,32 +90,44 @@ bool imap_sort_needs_headers(const struct imap_sort_criterion *crit, unsigned nc
 	return false;
 }
 
+/* Is this one of the address parser's fill-ins (mime_address.h)? */
+static bool address_fill(const char *s, size_t len)
+{
+	return s == NULL || mime_ascii_ieq(s, len, "MISSING_MAILBOX") ||
+	       mime_ascii_ieq(s, len, "MISSING_DOMAIN");
+}
+
 void imap_sort_address_keys(const char *value, size_t len, struct buf *mailbox_out,
 			    struct buf *display_out)
 {
 	struct mime_address_list l;
 	mime_address_list_init(&l);
-	/* Enough entries for a group start, its first member and a spare. */
-	mime_address_parse(&l, value, len, 64);
-	for (size_t i = 0; i < l.n; i++) {
-		const struct mime_address *a = &l.v[i];
-		/* group markers have no domain; a real mailbox always has one
-		 * (MISSING_DOMAIN fills a missing one in) */
-		if (a->domain == NULL || a->mailbox == NULL)
-			continue;
-		if (mailbox_out != NULL)
+	/* The first entry is all that counts; one spare for a group's end. */
+	mime_address_parse(&l, value, len, 2);
+	if (l.n > 0 && l.v[0].mailbox != NULL) {
+		const struct mime_address *a = &l.v[0];
+		/* RFC 5256 2.2: the addr-mailbox of the first address as
+		 * ENVELOPE lays it out, so for a group its start marker, whose
+		 * addr-mailbox is the group name (as Dovecot sorts). */
+		if (mailbox_out != NULL && !address_fill(a->mailbox, a->mailbox_len))
 			buf_append(mailbox_out, a->mailbox, a->mailbox_len);
 		if (display_out != NULL) {
+			/* RFC 5957: the decoded display name, else the
+			 * addr-spec; a group shows its name */
 			size_t before = display_out->len;
-			if (a->name != NULL && a->name_len > 0)
+			if (a->domain == NULL)
+				mime_rfc2047_decode(a->mailbox, a->mailbox_len, display_out);
+			else if (a->name != NULL && a->name_len > 0)
 				mime_rfc2047_decode(a->name, a->name_len, display_out);
-			if (display_out->len == before) {
-				buf_append(display_out, a->mailbox, a->mailbox_len);
-				buf_append(display_out, "@", 1);
-				buf_append(display_out, a->domain, a->domain_len);
+			if (display_out->len == before && a->domain != NULL) {
+				if (!address_fill(a->mailbox, a->mailbox_len))
+					buf_append(display_out, a->mailbox, a->mailbox_len);
+				if (!address_fill(a->domain, a->domain_len)) {
+					buf_append(display_out, "@", 1);
+					buf_append(display_out, a->domain, a->domain_len);
+				}
 			}
 		}
-		break;
 	}
 	mime_address_list_free(&l);
 }

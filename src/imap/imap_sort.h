@@ -41,12 +41,15 @@ void imap_sort_items(struct imap_sort_item *items, size_t n, const struct imap_s
  * SIZE)? */
 bool imap_sort_needs_headers(const struct imap_sort_criterion *crit, unsigned ncrit);
 
-/* The sort keys of an unfolded address-list header value (From, To, Cc):
- * the addr-mailbox (local part) of its first mailbox into mailbox_out, and
- * its RFC 5957 display name into display_out: the RFC 2047-decoded display
- * name, or "local@domain" when it has none. Group markers are skipped.
- * Nothing is appended when the value holds no mailbox. Either buffer may be
- * NULL. */
+/* The sort keys of an unfolded address-list header value (From, To, Cc),
+ * taken from its first address as ENVELOPE lays it out (RFC 5256 2.2): the
+ * addr-mailbox (local part) into mailbox_out, and the RFC 5957 display name
+ * into display_out: the RFC 2047-decoded display name, or "local@domain"
+ * when it has none. When the value starts with a group, that address is
+ * the group's start marker: both keys are the group name (decoded for
+ * display), as Dovecot sorts. The parser's MISSING_MAILBOX/MISSING_DOMAIN
+ * fill-ins are left out. Nothing is appended when the value holds no
+ * address. Either buffer may be NULL. */
 void imap_sort_address_keys(const char *value, size_t len, struct buf *mailbox_out,
 			    struct buf *display_out);
 

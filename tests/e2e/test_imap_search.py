@@ -477,7 +477,7 @@ def test_sort_uses_cache(mbox, srv):
     first = sort(c, "(SUBJECT)")
     srv.wait_log(r"SORT: 7 of 7 message\(s\) match; 0 digest\(s\) cached, 7 computed, "
                  r"7 file\(s\) read")
-    rows = srv.db_query("SELECT count(*) FROM cache WHERE field = 'search.1'")
+    rows = srv.db_query("SELECT count(*) FROM cache WHERE field = 'search.2'")
     assert rows[0][0] == 7
     assert sort(c, "(SUBJECT)") == first
     srv.wait_log(r"SORT: 7 of 7 message\(s\) match; 7 digest\(s\) cached, 0 computed, "

@@ -37,7 +37,7 @@ PYTHON = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else sys.e
 
 # Scripts of imaptest-tests/ (71) that pass against postane; see the module
 # docstring for how to raise it.
-BASELINE = 52
+BASELINE = 59
 
 SUMMARY = re.compile(r"^imaptest: (\d+) passed, (\d+) failed, (\d+) skipped$", re.M)
 

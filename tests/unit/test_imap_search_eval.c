@@ -311,6 +311,11 @@ static void check_sample(const struct imap_search_headers *h)
 	expect_v(h, IMAP_HDR_SORT_CC, "js");
 	expect_v(h, IMAP_HDR_DISPLAY_FROM, "J\xc3\xbcrgen M\xc3\xbcller");
 	expect_v(h, IMAP_HDR_DISPLAY_TO, "Amy");
+	expect_v(h, IMAP_HDR_ADDR_FROM, "J\xc3\xbcrgen M\xc3\xbcller <jm@example.test>");
+	expect_v(h, IMAP_HDR_ADDR_TO,
+		 "Amy <amy@example.test>, bo@example.test\nsecond@example.test");
+	expect_v(h, IMAP_HDR_ADDR_CC, "Smith, J <js@example.test>");
+	expect_v(h, IMAP_HDR_ADDR_BCC, NULL);
 	assert_true(h->subject_is_reply);
 	assert_true(h->date_valid);
 	assert_int_equal(h->date_tz, 60);
@@ -388,7 +393,7 @@ static void test_digest_roundtrip(void **state)
 	/* wrong magic, flags, zone; a length pointing past the end */
 	blob.data[1] = '0';
 	assert_int_equal(imap_search_headers_decode(&d, blob.data, blob.len), -1);
-	blob.data[1] = '1';
+	blob.data[1] = '2';
 	blob.data[blob.len - 13] = 7;
 	assert_int_equal(imap_search_headers_decode(&d, blob.data, blob.len), -1);
 	blob.data[blob.len - 13] = 1;
@@ -419,7 +424,9 @@ static void test_digest_keys(void **state)
 	/* search entries dropped, keys kept */
 	for (int i = IMAP_HDR_FROM; i <= IMAP_HDR_SUBJECT; i++)
 		assert_null(k.v[i].p);
-	for (int i = IMAP_HDR_DATE; i < IMAP_HDR_COUNT; i++) {
+	for (int i = IMAP_HDR_KEYS_END; i < IMAP_HDR_COUNT; i++)
+		assert_null(k.v[i].p);
+	for (int i = IMAP_HDR_DATE; i < IMAP_HDR_KEYS_END; i++) {
 		assert_non_null(k.v[i].p);
 		assert_int_equal(k.v[i].len, h.v[i].len);
 		assert_memory_equal(k.v[i].p, h.v[i].p, h.v[i].len);
@@ -706,6 +713,63 @@ static void test_eval_header_keys(void **state)
 	imap_search_headers_free(&h);
 }
 
+/* Address keys match the parsed addresses too (imaptest search-addresses):
+ * comments and blanks inside an address, groups, encoded names. */
+static void expect_addr(const char *header, const char *args, enum imap_search_match want)
+{
+	struct imap_search_message m = msg_n(1);
+	struct imap_search_headers h;
+	imap_search_headers_init(&h);
+	imap_search_headers_build(&h, header, strlen(header));
+	m.headers = &h;
+	expect_at(args, &m, L_HEADERS, want);
+	/* the same through the cache encoding */
+	struct imap_search_headers d;
+	imap_search_headers_init(&d);
+	struct buf blob;
+	buf_init(&blob, 0);
+	assert_int_equal(imap_search_headers_encode(&h, &blob), 0);
+	assert_int_equal(imap_search_headers_decode(&d, blob.data, blob.len), 0);
+	m.headers = &d;
+	expect_at(args, &m, L_HEADERS, want);
+	buf_free(&blob);
+	imap_search_headers_free(&d);
+	imap_search_headers_free(&h);
+}
+
+static void test_eval_address_keys(void **state)
+{
+	(void)state;
+	const char *commented = "From: <user-from (comment)@ (comment) domain.org>\r\n"
+				"To: user-to@domain.org (RealTo)\r\n"
+				"Cc: \"user\" . \"cc\" @ domain.org\r\n"
+				"Bcc: =?utf-8?q?R=C3=A9al?= <bcc@domain.org>\r\n\r\n";
+	expect_addr(commented, "FROM user-from@domain.org", YES);
+	expect_addr(commented, "FROM ser-fro", YES);
+	expect_addr(commented, "FROM \"(comment)\"", YES); /* the text still counts */
+	expect_addr(commented, "FROM other@domain.org", NO);
+	expect_addr(commented, "TO user-to@domain.org", YES);
+	expect_addr(commented, "TO realto", YES);
+	expect_addr(commented, "CC user.cc@domain.org", YES);
+	expect_addr(commented,
+		    "BCC \"r\xc3\xa9"
+		    "al <bcc@\"",
+		    YES);
+	expect_addr(commented, "BCC user-from", NO);
+	/* the parser's fill-ins are not text of the message */
+	expect_addr("From: d\r\n\r\n", "FROM missing_domain", NO);
+	expect_addr("From: d\r\n\r\n", "FROM d", YES);
+	/* groups: the name and every member */
+	const char *group = "To: groupname: groupuser1@domain.org, groupuser2@domain.org;,\r\n"
+			    "  groupname2: groupuser3@domain.org;\r\n\r\n";
+	expect_addr(group, "TO groupname2", YES);
+	expect_addr(group, "TO groupuser3@domain.org", YES);
+	expect_addr(group, "TO groupuser4", NO);
+	expect_addr(group, "FROM groupname", NO);
+	/* every occurrence of the field */
+	expect_addr("From: a@x.test\r\nFrom: <b (c) @ y.test>\r\n\r\n", "FROM b@y.test", YES);
+}
+
 static void test_eval_body_text(void **state)
 {
 	(void)state;
@@ -818,8 +882,9 @@ int main(void)
 	    cmocka_unit_test(test_digest_roundtrip), cmocka_unit_test(test_digest_keys),
 	    cmocka_unit_test(test_eval_flags),	     cmocka_unit_test(test_eval_numbers),
 	    cmocka_unit_test(test_eval_dates),	     cmocka_unit_test(test_eval_logic),
-	    cmocka_unit_test(test_eval_header_keys), cmocka_unit_test(test_eval_body_text),
-	    cmocka_unit_test(test_prepare_needs),    cmocka_unit_test(test_empty_mailbox),
+	    cmocka_unit_test(test_eval_header_keys), cmocka_unit_test(test_eval_address_keys),
+	    cmocka_unit_test(test_eval_body_text),   cmocka_unit_test(test_prepare_needs),
+	    cmocka_unit_test(test_empty_mailbox),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

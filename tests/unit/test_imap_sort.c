@@ -44,10 +44,22 @@ static void test_address_keys(void **state)
 	expect_keys("=?iso-8859-1?q?=C5sa?= <asa@example.test>", "asa", "\xc3\x85sa");
 	/* the first address of several */
 	expect_keys("Zed <zed@x.test>, Amy <amy@x.test>", "zed", "Zed");
-	/* group syntax: its first member */
-	expect_keys("Friends: Bea <bea@x.test>, cy@x.test;", "bea", "Bea");
-	expect_keys("undisclosed-recipients:;", "", "");
-	expect_keys("undisclosed-recipients:;, dan@x.test", "dan", "dan@x.test");
+	/* a group first: its start marker, whose addr-mailbox is the group
+	 * name (RFC 5256 2.2 over the ENVELOPE layout; imaptest
+	 * sort-addresses and sort-display-to) */
+	expect_keys("Friends: Bea <bea@x.test>, cy@x.test;", "Friends", "Friends");
+	expect_keys("user2: blah@domain1.org;", "user2", "user2");
+	expect_keys("undisclosed-recipients:;", "undisclosed-recipients", "undisclosed-recipients");
+	expect_keys("undisclosed-recipients:;, dan@x.test", "undisclosed-recipients",
+		    "undisclosed-recipients");
+	expect_keys("=?utf-8?q?Gr=C3=BCppe?=: a@x.test;",
+		    "=?utf-8?q?Gr=C3=BCppe?=", "Gr\xc3\xbcppe");
+	expect_keys(":;", "", "");
+	/* a mailbox after a group does not count */
+	expect_keys("dan@x.test, undisclosed-recipients:;", "dan", "dan@x.test");
+	/* no domain, no local part: the parser's fill-ins are left out */
+	expect_keys("d", "d", "d");
+	expect_keys("<>", "", "");
 	/* nothing usable */
 	expect_keys("", "", "");
 	expect_keys("   ", "", "");
