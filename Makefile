@@ -6,7 +6,7 @@
 #   make format     clang-format the tree
 
 CC ?= cc
-PKGS := sqlite3 libargon2 libidn2 openssl inih zlib
+PKGS := sqlite3 libargon2 libidn2 openssl inih zlib libcares
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcrypt
 

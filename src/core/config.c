@@ -53,6 +53,22 @@ void config_defaults(struct config *cfg)
 	cfg->auth_plaintext_loopback = false;
 	cfg->store_backend = xstrdup("maildir");
 	cfg->sync_method = xstrdup("auto");
+	cfg->dns_servers = xstrdup("");
+	cfg->delivery_port = 25;
+	cfg->retry_schedule = xstrdup("300,600,1200,2400,4000");
+	cfg->max_queue_lifetime = 5 * 86400;
+	cfg->delay_warning = 4 * 3600;
+	cfg->concurrency = 100;
+	cfg->concurrency_per_domain = 20;
+	cfg->connect_timeout = 30;
+	cfg->client_timeout = 300;
+	cfg->tls_required = false;
+	cfg->smarthost = xstrdup("");
+	cfg->smarthost_tls = xstrdup("starttls");
+	cfg->smarthost_auth_file = xstrdup("");
+	cfg->queue_interval = 60;
+	cfg->dkim_dir = xstrdup("");
+	cfg->dkim_selector = xstrdup("postane");
 	cfg->tls_cert = xstrdup("");
 	cfg->tls_key = xstrdup("");
 }
@@ -67,6 +83,13 @@ void config_free(struct config *cfg)
 	free(cfg->recipient_delimiter);
 	free(cfg->store_backend);
 	free(cfg->sync_method);
+	free(cfg->dns_servers);
+	free(cfg->retry_schedule);
+	free(cfg->smarthost);
+	free(cfg->smarthost_tls);
+	free(cfg->smarthost_auth_file);
+	free(cfg->dkim_dir);
+	free(cfg->dkim_selector);
 	free(cfg->tls_cert);
 	free(cfg->tls_key);
 	for (size_t i = 0; i < cfg->tls_name_count; i++) {
@@ -120,6 +143,22 @@ static const struct key_def keys[] = {
 	{"auth", "plaintext_loopback", KEY_BOOL, OFF(auth_plaintext_loopback), 0, 0},
 	{"store", "backend", KEY_STRING, OFF(store_backend), 0, 0},
 	{"store", "sync_method", KEY_STRING, OFF(sync_method), 0, 0},
+	{"delivery", "dns_servers", KEY_STRING, OFF(dns_servers), 0, 0},
+	{"delivery", "port", KEY_PORT, OFF(delivery_port), 1, 65535},
+	{"delivery", "retry_schedule", KEY_STRING, OFF(retry_schedule), 0, 0},
+	{"delivery", "max_queue_lifetime", KEY_UINT, OFF(max_queue_lifetime), 1, 86400 * 60},
+	{"delivery", "delay_warning", KEY_UINT, OFF(delay_warning), 0, 86400 * 60},
+	{"delivery", "concurrency", KEY_UINT, OFF(concurrency), 1, 10000},
+	{"delivery", "concurrency_per_domain", KEY_UINT, OFF(concurrency_per_domain), 1, 10000},
+	{"delivery", "connect_timeout", KEY_UINT, OFF(connect_timeout), 1, 3600},
+	{"delivery", "timeout", KEY_UINT, OFF(client_timeout), 1, 3600},
+	{"delivery", "tls_required", KEY_BOOL, OFF(tls_required), 0, 0},
+	{"delivery", "smarthost", KEY_STRING, OFF(smarthost), 0, 0},
+	{"delivery", "smarthost_tls", KEY_STRING, OFF(smarthost_tls), 0, 0},
+	{"delivery", "smarthost_auth_file", KEY_STRING, OFF(smarthost_auth_file), 0, 0},
+	{"delivery", "queue_interval", KEY_UINT, OFF(queue_interval), 1, 3600},
+	{"dkim", "dir", KEY_STRING, OFF(dkim_dir), 0, 0},
+	{"dkim", "selector", KEY_STRING, OFF(dkim_selector), 0, 0},
 	{"tls", "cert", KEY_STRING, OFF(tls_cert), 0, 0},
 	{"tls", "key", KEY_STRING, OFF(tls_key), 0, 0},
 };
@@ -267,6 +306,11 @@ static const char *validate(struct config *cfg)
 	if (strcmp(cfg->sync_method, "auto") != 0 && strcmp(cfg->sync_method, "syncfs") != 0 &&
 	    strcmp(cfg->sync_method, "fsync") != 0)
 		return "[store] sync_method must be \"auto\", \"syncfs\" or \"fsync\"";
+	if (strcmp(cfg->smarthost_tls, "starttls") != 0 && strcmp(cfg->smarthost_tls, "implicit") != 0)
+		return "[delivery] smarthost_tls must be \"starttls\" or \"implicit\"";
+	if (cfg->retry_schedule[0] == '\0' ||
+	    strspn(cfg->retry_schedule, "0123456789, ") != strlen(cfg->retry_schedule))
+		return "[delivery] retry_schedule must be a comma-separated list of seconds";
 	if (strlen(cfg->recipient_delimiter) > 1)
 		return "[smtp] recipient_delimiter must be one character or empty";
 	for (size_t i = 0; i < cfg->tls_name_count; i++)

@@ -61,6 +61,26 @@ struct config {
 	char *store_backend;        /* "maildir" (Maildir + SQLite) */
 	char *sync_method;          /* "auto", "syncfs" or "fsync" */
 
+	/* [delivery] outbound mail (the queue) */
+	char *dns_servers;          /* "" = /etc/resolv.conf; else "ADDR[:PORT],..." */
+	unsigned delivery_port;     /* TCP port of remote MX hosts (25; tests change it) */
+	char *retry_schedule;       /* seconds between attempts, e.g. "300,900,1800,3600"; the last repeats */
+	unsigned max_queue_lifetime; /* seconds before a pending recipient is bounced */
+	unsigned delay_warning;     /* seconds before a delay DSN; 0 = never */
+	unsigned concurrency;       /* parallel deliveries in all */
+	unsigned concurrency_per_domain;
+	unsigned connect_timeout;   /* seconds */
+	unsigned client_timeout;    /* seconds per reply (RFC 5321 4.5.3.2 minimums are longer) */
+	bool tls_required;          /* refuse to deliver without a verified STARTTLS */
+	char *smarthost;            /* "" = deliver by MX; else "HOST[:PORT]" */
+	char *smarthost_tls;        /* "starttls" (587) or "implicit" (465) */
+	char *smarthost_auth_file;  /* file with "user:password" (mode 0600) */
+	unsigned queue_interval;    /* seconds between queue scans */
+
+	/* [dkim] */
+	char *dkim_dir;             /* keys: DIR/DOMAIN/SELECTOR.{rsa,ed25519}.key; "" = DATA/dkim */
+	char *dkim_selector;        /* default selector for `dkim keygen` */
+
 	/* [tls] */
 	char *tls_cert;
 	char *tls_key;
