@@ -27,5 +27,6 @@ int cli_init(int argc, char **argv);
 int cli_domain(const struct config *cfg, int argc, char **argv);
 int cli_user(const struct config *cfg, int argc, char **argv);
 int cli_alias(const struct config *cfg, int argc, char **argv);
+int cli_queue(const struct config *cfg, int argc, char **argv);
 
 #endif

@@ -35,6 +35,7 @@ static const char usage_text[] =
 	"  domain add|del|list            manage the domains mail is accepted for\n"
 	"  user add|del|list|passwd       manage accounts (passwords on stdin)\n"
 	"  alias add|del|list             manage aliases and catch-alls\n"
+	"  queue list|show|flush|delete|hold|release   the outbound queue\n"
 	"\n"
 	"Run `postane COMMAND --help` for the options of one command.\n";
 
@@ -164,8 +165,21 @@ int main(int argc, char **argv)
 		fputs(serve_help, stdout);
 		return 0;
 	}
-	if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "domain") != 0 && strcmp(cmd, "user") != 0 &&
-	    strcmp(cmd, "alias") != 0)
+	/* Commands that work on a loaded configuration. */
+	static const struct {
+		const char *name;
+		int (*fn)(const struct config *cfg, int argc, char **argv);
+	} admin[] = {
+		{"domain", cli_domain},
+		{"user", cli_user},
+		{"alias", cli_alias},
+		{"queue", cli_queue},
+	};
+	int (*admin_fn)(const struct config *, int, char **) = NULL;
+	for (size_t i = 0; i < sizeof(admin) / sizeof(admin[0]); i++)
+		if (strcmp(cmd, admin[i].name) == 0)
+			admin_fn = admin[i].fn;
+	if (strcmp(cmd, "serve") != 0 && admin_fn == NULL)
 		return cli_error("unknown command \"%s\" (see `postane --help`)", cmd);
 
 	struct config cfg;
@@ -173,9 +187,7 @@ int main(int argc, char **argv)
 	/* Admin commands print their own help without needing a config. */
 	if (want_help) {
 		config_defaults(&cfg);
-		int ret = strcmp(cmd, "domain") == 0 ? cli_domain(&cfg, cargc, cargv)
-			  : strcmp(cmd, "user") == 0 ? cli_user(&cfg, cargc, cargv)
-						     : cli_alias(&cfg, cargc, cargv);
+		int ret = admin_fn(&cfg, cargc, cargv);
 		config_free(&cfg);
 		return ret;
 	}
@@ -190,12 +202,8 @@ int main(int argc, char **argv)
 			return cli_error("serve: unexpected argument \"%s\"", cargv[1]);
 		}
 		ret = server_run(&cfg);
-	} else if (strcmp(cmd, "domain") == 0) {
-		ret = cli_domain(&cfg, cargc, cargv);
-	} else if (strcmp(cmd, "user") == 0) {
-		ret = cli_user(&cfg, cargc, cargv);
 	} else {
-		ret = cli_alias(&cfg, cargc, cargv);
+		ret = admin_fn(&cfg, cargc, cargv);
 	}
 	config_free(&cfg);
 	return ret;

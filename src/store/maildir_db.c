@@ -88,6 +88,17 @@ static const char *const migrations[] = {
 	"CREATE TABLE cache(file TEXT NOT NULL, field TEXT NOT NULL, value BLOB,"
 	" PRIMARY KEY(file, field));"
 	"CREATE INDEX messages_modseq ON messages(mailbox_id, modseq);",
+	/* 3 -> 4: DSN parameters (RFC 3461), delivery bookkeeping */
+	"ALTER TABLE queue ADD COLUMN envid TEXT;"
+	"ALTER TABLE queue ADD COLUMN ret INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE queue_rcpt ADD COLUMN notify TEXT;"
+	"ALTER TABLE queue_rcpt ADD COLUMN orcpt TEXT;"
+	"ALTER TABLE queue_rcpt ADD COLUMN remote_mta TEXT;"
+	"ALTER TABLE queue_rcpt ADD COLUMN status TEXT;"
+	"ALTER TABLE queue_rcpt ADD COLUMN last_attempt INTEGER NOT NULL DEFAULT 0;"
+	/* Multi-node backends lease due recipients; one process needs no lease. */
+	"ALTER TABLE queue_rcpt ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;"
+	"CREATE INDEX queue_rcpt_entry ON queue_rcpt(queue_id);",
 };
 
 static int migrate(sqlite3 *db)
@@ -867,4 +878,15 @@ const struct store_backend store_backend_maildir = {
 	.message_open = maildir_message_open,
 	.cache_get = maildir_cache_get,
 	.cache_put = maildir_cache_put,
+	.queue_due = maildir_queue_due,
+	.queue_lease = maildir_queue_lease,
+	.queue_release_leases = maildir_queue_release_leases,
+	.queue_list = maildir_queue_list,
+	.queue_find = maildir_queue_find,
+	.queue_update = maildir_queue_update,
+	.queue_remove = maildir_queue_remove,
+	.queue_set_held = maildir_queue_set_held,
+	.queue_set_warned = maildir_queue_set_warned,
+	.queue_flush = maildir_queue_flush,
+	.queue_next_due = maildir_queue_next_due,
 };

@@ -114,9 +114,17 @@ static void msg_free(struct maildir_msg *m)
 	unlink(m->tmp_path);
 	free(m->wbuf);
 	free(m->accounts);
-	for (size_t i = 0; i < m->nremote; i++)
+	for (size_t i = 0; i < m->nremote; i++) {
 		free(m->remote[i]);
+		if (m->remote_notify != NULL)
+			free(m->remote_notify[i]);
+		if (m->remote_orcpt != NULL)
+			free(m->remote_orcpt[i]);
+	}
 	free(m->remote);
+	free(m->remote_notify);
+	free(m->remote_orcpt);
+	free(m->envid);
 	free(m->sender);
 	free(m->auth_user);
 	free(m->append_keywords);
@@ -158,6 +166,18 @@ void maildir_msg_commit(struct store_msg *msg, const struct store_envelope *env,
 	m->remote = xcalloc(env->nremote == 0 ? 1 : env->nremote, sizeof(char *));
 	for (size_t i = 0; i < env->nremote; i++)
 		m->remote[i] = xstrdup(env->remote[i]);
+	if (env->nremote > 0 && (env->remote_notify != NULL || env->remote_orcpt != NULL)) {
+		m->remote_notify = xcalloc(env->nremote, sizeof(char *));
+		m->remote_orcpt = xcalloc(env->nremote, sizeof(char *));
+		for (size_t i = 0; i < env->nremote; i++) {
+			if (env->remote_notify != NULL && env->remote_notify[i] != NULL)
+				m->remote_notify[i] = xstrdup(env->remote_notify[i]);
+			if (env->remote_orcpt != NULL && env->remote_orcpt[i] != NULL)
+				m->remote_orcpt[i] = xstrdup(env->remote_orcpt[i]);
+		}
+	}
+	m->envid = env->envid != NULL ? xstrdup(env->envid) : NULL;
+	m->ret = env->ret;
 	m->smtputf8 = env->smtputf8;
 	m->body_8bit = env->body_8bit;
 	m->auth_user = env->auth_user != NULL ? xstrdup(env->auth_user) : NULL;
@@ -442,6 +462,11 @@ static int plan_queue(struct maildir_store *s, struct batch *b, size_t msg, time
 		sqlite3_bind_text(st, 8, m->auth_user, -1, SQLITE_TRANSIENT);
 	else
 		sqlite3_bind_null(st, 8);
+	if (m->envid != NULL)
+		sqlite3_bind_text(st, 9, m->envid, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st, 9);
+	sqlite3_bind_int(st, 10, m->ret);
 	if (step_done(st) < 0) {
 		*why = "queue insert failed";
 		return db_errno(s);
@@ -456,6 +481,16 @@ static int plan_queue(struct maildir_store *s, struct batch *b, size_t msg, time
 		sqlite3_bind_text(r, 2, m->remote[i], -1, SQLITE_TRANSIENT);
 		sqlite3_bind_text(r, 3, at != NULL ? at + 1 : "", -1, SQLITE_TRANSIENT);
 		sqlite3_bind_int64(r, 4, (sqlite3_int64)now);
+		const char *notify = m->remote_notify != NULL ? m->remote_notify[i] : NULL;
+		const char *orcpt = m->remote_orcpt != NULL ? m->remote_orcpt[i] : NULL;
+		if (notify != NULL)
+			sqlite3_bind_text(r, 5, notify, -1, SQLITE_TRANSIENT);
+		else
+			sqlite3_bind_null(r, 5);
+		if (orcpt != NULL)
+			sqlite3_bind_text(r, 6, orcpt, -1, SQLITE_TRANSIENT);
+		else
+			sqlite3_bind_null(r, 6);
 		if (step_done(r) < 0) {
 			*why = "queue insert failed";
 			return db_errno(s);
@@ -729,9 +764,10 @@ static const char *const commit_sql[CQ_COUNT] = {
 	[CQ_ROLLBACK] = "ROLLBACK",
 	[CQ_DELETE] = "DELETE FROM messages WHERE mailbox_id = ?1 AND uid = ?2",
 	[CQ_QUEUE] = ("INSERT INTO queue(qid, filename, sender, size, created, smtputf8,"
-		      " body_8bit, auth_user) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
-	[CQ_QUEUE_RCPT] = ("INSERT INTO queue_rcpt(queue_id, address, domain, next_attempt)"
-			   " VALUES(?1, ?2, ?3, ?4)"),
+		      " body_8bit, auth_user, envid, ret)"
+		      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
+	[CQ_QUEUE_RCPT] = ("INSERT INTO queue_rcpt(queue_id, address, domain, next_attempt,"
+			   " notify, orcpt) VALUES(?1, ?2, ?3, ?4, ?5, ?6)"),
 	[CQ_QUEUE_DELETE] = "DELETE FROM queue WHERE id = ?1",
 };
 

@@ -118,6 +118,10 @@ struct maildir_msg {
 	bool smtputf8, body_8bit;
 	char *auth_user;
 	char qid[32];
+	char *envid;
+	int ret;
+	char **remote_notify; /* per remote rcpt, entries may be NULL */
+	char **remote_orcpt;
 	int64_t append_mailbox;
 	uint32_t append_flags;
 	char *append_keywords;
@@ -194,6 +198,20 @@ int maildir_message_open(struct store_conn *c, int64_t mailbox_id, const struct 
 int maildir_cache_get(struct store_conn *c, const char *file, const char *field, struct buf *out);
 int maildir_cache_put(struct store_conn *c, const char *file, const char *field,
 		      const void *data, size_t len);
+
+/* maildir_queue.c */
+int maildir_queue_due(struct store_conn *c, int64_t now, unsigned limit, store_queue_cb *cb,
+		      void *ctx);
+int maildir_queue_lease(struct store_conn *c, const int64_t *rcpt_ids, size_t n, int64_t until);
+int maildir_queue_release_leases(struct store_conn *c);
+int maildir_queue_list(struct store_conn *c, int64_t id, store_queue_cb *cb, void *ctx);
+int64_t maildir_queue_find(struct store_conn *c, const char *qid);
+int maildir_queue_update(struct store_conn *c, const struct store_qrcpt_update *u, size_t n);
+int maildir_queue_remove(struct store_conn *c, int64_t id);
+int maildir_queue_set_held(struct store_conn *c, int64_t id, bool held);
+int maildir_queue_set_warned(struct store_conn *c, int64_t id);
+int maildir_queue_flush(struct store_conn *c, int64_t id, int64_t now);
+int maildir_queue_next_due(struct store_conn *c, int64_t *when_r);
 
 /* maildir_deliver.c */
 int maildir_msg_begin(struct store_conn *c, struct store_msg **msg_r);

@@ -308,3 +308,59 @@ int store_cache_put(struct store_conn *c, const char *file, const char *field, c
 {
 	return B(c)->cache_put(c, file, field, data, len);
 }
+
+int store_queue_due(struct store_conn *c, int64_t now, unsigned limit, store_queue_cb *cb,
+		    void *ctx)
+{
+	return B(c)->queue_due(c, now, limit, cb, ctx);
+}
+
+int store_queue_lease(struct store_conn *c, const int64_t *rcpt_ids, size_t n, int64_t until)
+{
+	return B(c)->queue_lease(c, rcpt_ids, n, until);
+}
+
+int store_queue_release_leases(struct store_conn *c)
+{
+	return B(c)->queue_release_leases(c);
+}
+
+int store_queue_list(struct store_conn *c, int64_t id, store_queue_cb *cb, void *ctx)
+{
+	return B(c)->queue_list(c, id, cb, ctx);
+}
+
+int64_t store_queue_find(struct store_conn *c, const char *qid)
+{
+	return B(c)->queue_find(c, qid);
+}
+
+int store_queue_update(struct store_conn *c, const struct store_qrcpt_update *u, size_t n)
+{
+	return B(c)->queue_update(c, u, n);
+}
+
+int store_queue_remove(struct store_conn *c, int64_t id)
+{
+	return B(c)->queue_remove(c, id);
+}
+
+int store_queue_set_held(struct store_conn *c, int64_t id, bool held)
+{
+	return B(c)->queue_set_held(c, id, held);
+}
+
+int store_queue_set_warned(struct store_conn *c, int64_t id)
+{
+	return B(c)->queue_set_warned(c, id);
+}
+
+int store_queue_flush(struct store_conn *c, int64_t id, int64_t now)
+{
+	return B(c)->queue_flush(c, id, now);
+}
+
+int store_queue_next_due(struct store_conn *c, int64_t *when_r)
+{
+	return B(c)->queue_next_due(c, when_r);
+}

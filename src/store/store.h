@@ -155,6 +155,11 @@ struct store_envelope {
 	bool body_8bit;
 	const char *auth_user;         /* submitting account, or NULL */
 	const char *qid;               /* queue id shown to the client */
+	/* DSN parameters (RFC 3461) for the queue: NULL/0 when not given. */
+	const char *envid;             /* ENVID, decoded */
+	int ret;                       /* 0 none, 1 FULL, 2 HDRS */
+	const char *const *remote_notify; /* per remote rcpt: "SUCCESS,FAILURE", "NEVER" ... or NULL */
+	const char *const *remote_orcpt;  /* per remote rcpt: "rfc822;addr" or NULL */
 	/* IMAP APPEND: deliver into this mailbox instead (accounts unused). */
 	int64_t append_mailbox;        /* 0: not an APPEND */
 	uint32_t append_flags;         /* STORE_FLAG_* */
@@ -285,6 +290,84 @@ int store_cache_get(struct store_conn *c, const char *file, const char *field, s
 int store_cache_put(struct store_conn *c, const char *file, const char *field, const void *data,
 		    size_t len);
 
+/* ----- The outbound queue ----- */
+
+enum store_qrcpt_state {
+	STORE_QRCPT_PENDING = 0,
+	STORE_QRCPT_DELIVERED = 1,
+	STORE_QRCPT_BOUNCED = 2,
+};
+
+struct store_queue_rcpt {
+	int64_t id;
+	const char *address;
+	const char *domain;
+	enum store_qrcpt_state state;
+	unsigned attempts;
+	int64_t next_attempt;
+	int64_t last_attempt;
+	const char *last_error;  /* last reply or failure text, or NULL */
+	const char *status;      /* DSN status of the last outcome ("4.4.1"), or NULL */
+	const char *remote_mta;  /* host that gave the last reply, or NULL */
+	const char *notify;      /* NOTIFY, or NULL */
+	const char *orcpt;       /* ORCPT, or NULL */
+};
+
+struct store_queue_entry {
+	int64_t id;
+	const char *qid;
+	const char *sender;      /* "" = null sender */
+	const char *auth_user;   /* or NULL */
+	const char *envid;       /* or NULL */
+	int ret;                 /* 0 none, 1 FULL, 2 HDRS */
+	uint64_t size;
+	int64_t created;
+	bool smtputf8, body_8bit, held, warned;
+	const char *path;        /* the message file */
+};
+
+/* One entry with the recipients asked for (valid during the call only). */
+typedef void store_queue_cb(void *ctx, const struct store_queue_entry *e,
+			    const struct store_queue_rcpt *rcpts, size_t n);
+
+/* Entries that are not held and have pending recipients due at `now`;
+ * each with those recipients only (leased ones left out). At most `limit`
+ * entries, oldest first. */
+int store_queue_due(struct store_conn *c, int64_t now, unsigned limit, store_queue_cb *cb,
+		    void *ctx);
+/* Lease due recipients to this process until `until` (they are not due
+ * again before, unless the lease is released); 0 releases. */
+int store_queue_lease(struct store_conn *c, const int64_t *rcpt_ids, size_t n, int64_t until);
+/* Release every lease (at start: one process owns the embedded queue). */
+int store_queue_release_leases(struct store_conn *c);
+/* Entry `id` (0: every entry) with all its recipients, whatever their state. */
+int store_queue_list(struct store_conn *c, int64_t id, store_queue_cb *cb, void *ctx);
+/* Entry by queue id text (as shown to clients and in logs): its row id, or
+ * 0 when there is none; -1 on error. */
+int64_t store_queue_find(struct store_conn *c, const char *qid);
+/* The outcome of one attempt for a recipient. */
+struct store_qrcpt_update {
+	int64_t rcpt_id;
+	enum store_qrcpt_state state;
+	int64_t next_attempt;   /* pending only */
+	int64_t attempt_time;
+	bool count_attempt;     /* attempts + 1 */
+	const char *error;      /* NULL keeps the last one */
+	const char *status;
+	const char *remote_mta;
+};
+int store_queue_update(struct store_conn *c, const struct store_qrcpt_update *u, size_t n);
+/* Remove entry `id` and its file (every recipient done, or the administrator). */
+int store_queue_remove(struct store_conn *c, int64_t id);
+int store_queue_set_held(struct store_conn *c, int64_t id, bool held);
+int store_queue_set_warned(struct store_conn *c, int64_t id);
+/* Make pending recipients of `id` (0: all entries) due at `now`. Returns the
+ * number of recipients made due. */
+int store_queue_flush(struct store_conn *c, int64_t id, int64_t now);
+/* Earliest next attempt of a pending recipient of an entry not held: 1 with
+ * *when_r set, 0 when nothing is pending. */
+int store_queue_next_due(struct store_conn *c, int64_t *when_r);
+
 /* Backend table (for store implementations only). */
 struct store_backend {
 	const char *name;
@@ -368,6 +451,19 @@ struct store_backend {
 	int (*cache_get)(struct store_conn *c, const char *file, const char *field, struct buf *out);
 	int (*cache_put)(struct store_conn *c, const char *file, const char *field, const void *data,
 			 size_t len);
+
+	int (*queue_due)(struct store_conn *c, int64_t now, unsigned limit, store_queue_cb *cb,
+			 void *ctx);
+	int (*queue_lease)(struct store_conn *c, const int64_t *rcpt_ids, size_t n, int64_t until);
+	int (*queue_release_leases)(struct store_conn *c);
+	int (*queue_list)(struct store_conn *c, int64_t id, store_queue_cb *cb, void *ctx);
+	int64_t (*queue_find)(struct store_conn *c, const char *qid);
+	int (*queue_update)(struct store_conn *c, const struct store_qrcpt_update *u, size_t n);
+	int (*queue_remove)(struct store_conn *c, int64_t id);
+	int (*queue_set_held)(struct store_conn *c, int64_t id, bool held);
+	int (*queue_set_warned)(struct store_conn *c, int64_t id);
+	int (*queue_flush)(struct store_conn *c, int64_t id, int64_t now);
+	int (*queue_next_due)(struct store_conn *c, int64_t *when_r);
 };
 
 /* Every backend object starts with this header so the dispatcher can find
