@@ -66,7 +66,6 @@ void config_defaults(struct config *cfg)
 	cfg->smarthost = xstrdup("");
 	cfg->smarthost_tls = xstrdup("starttls");
 	cfg->smarthost_auth_file = xstrdup("");
-	cfg->queue_interval = 60;
 	cfg->dkim_dir = xstrdup("");
 	cfg->dkim_selector = xstrdup("postane");
 	cfg->tls_cert = xstrdup("");
@@ -156,7 +155,6 @@ static const struct key_def keys[] = {
 	{"delivery", "smarthost", KEY_STRING, OFF(smarthost), 0, 0},
 	{"delivery", "smarthost_tls", KEY_STRING, OFF(smarthost_tls), 0, 0},
 	{"delivery", "smarthost_auth_file", KEY_STRING, OFF(smarthost_auth_file), 0, 0},
-	{"delivery", "queue_interval", KEY_UINT, OFF(queue_interval), 1, 3600},
 	{"dkim", "dir", KEY_STRING, OFF(dkim_dir), 0, 0},
 	{"dkim", "selector", KEY_STRING, OFF(dkim_selector), 0, 0},
 	{"tls", "cert", KEY_STRING, OFF(tls_cert), 0, 0},

@@ -75,7 +75,6 @@ struct config {
 	char *smarthost;            /* "" = deliver by MX; else "HOST[:PORT]" */
 	char *smarthost_tls;        /* "starttls" (587) or "implicit" (465) */
 	char *smarthost_auth_file;  /* file with "user:password" (mode 0600) */
-	unsigned queue_interval;    /* seconds between queue scans */
 
 	/* [dkim] */
 	char *dkim_dir;             /* keys: DIR/DOMAIN/SELECTOR.{rsa,ed25519}.key; "" = DATA/dkim */
