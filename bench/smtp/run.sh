@@ -15,22 +15,18 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-REPO="$(cd "$HERE/../.." && pwd)"
-SHARED_BENCH="${SHARED_BENCH:-$REPO/../shared/bench}"
+BENCH_NAME=smtp
+# shellcheck source=SCRIPTDIR/../lib/common.sh
+. "$HERE/../lib/common.sh"    # REPO, SHARED_BENCH, RUNS=3, INSTALL, KEEP, RESULTS, EXTRA
 
-RUNS=3
 MESSAGES=1000
-INSTALL=0
-KEEP=0
 PEERS_ONLY=0
 PORT_BASE=20000
 CONCURRENCY=1,8,32
 REUSE=1,0
-RESULTS=""
-EXTRA=()
 
 usage() {
-    sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    usage_header
     echo
     cat <<'EOF'
 Options:
@@ -54,157 +50,34 @@ EOF
 
 while [[ $# -gt 0 ]]; do
     case "$1" in
-        --runs) RUNS="$2"; shift 2 ;;
         --messages) MESSAGES="$2"; shift 2 ;;
-        --install) INSTALL=1; shift ;;
-        --keep) KEEP=1; shift ;;
         --peers-only) PEERS_ONLY=1; shift ;;
-        --port-base) PORT_BASE="$2"; shift 2 ;;
         --concurrency) CONCURRENCY="$2"; shift 2 ;;
         --reuse) REUSE="$2"; shift 2 ;;
-        --results) RESULTS="$2"; shift 2 ;;
-        -h|--help) usage; exit 0 ;;
         --) shift; EXTRA=("$@"); break ;;
-        *) echo "run.sh: unknown option: $1 (see --help)" >&2; exit 2 ;;
+        *) bench_common_option "$@"; shift "$BENCH_SHIFT" ;;
     esac
 done
-for v in "$RUNS" "$MESSAGES" "$PORT_BASE"; do
-    [[ "$v" =~ ^[0-9]+$ ]] || { echo "run.sh: not a number: $v" >&2; exit 2; }
-done
-[[ "$RUNS" -ge 1 && "$MESSAGES" -ge 1 ]] || { echo "run.sh: --runs and --messages must be >= 1" >&2; exit 2; }
-[[ "$PORT_BASE" -ge 1024 && "$PORT_BASE" -le 65000 ]] || { echo "run.sh: --port-base must be 1024..65000" >&2; exit 2; }
+need_numbers "$RUNS" "$MESSAGES" "$PORT_BASE"
+[[ "$RUNS" -ge 1 && "$MESSAGES" -ge 1 ]] || usage_error "--runs and --messages must be >= 1"
+need_port_base 65000
 
-log() { printf '[bench/smtp] %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
-
-[[ "$(id -u)" -eq 0 ]] || die "run as root (Postfix and Dovecot need it)"
-[[ -f "$SHARED_BENCH/compare.py" ]] || die "shared bench tools not found at $SHARED_BENCH (set SHARED_BENCH)"
-SHARED_BENCH="$(cd "$SHARED_BENCH" && pwd)"
-PEERS="$SHARED_BENCH/peers"
-PEER_ROOT=/tmp/bench-mail             # fixed by the shared peers scripts
-PF_SMTP_PORT=2525 DV_IMAP_PORT=11143 DV_POP3_PORT=11110
+need_root "Postfix and Dovecot need it"
+use_shared_bench
 SMTP_PORT=$((PORT_BASE + 25))
 IMAP_PORT=$((PORT_BASE + 143))
 POSTANE="${POSTANE:-$REPO/build/postane}"
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-# ---------------------------------------------------------------- install
-install_peers() {
-    log "installing postfix dovecot-imapd dovecot-pop3d"
-    export DEBIAN_FRONTEND=noninteractive
-    # Postfix: no debconf questions, no system mail configuration at all.
-    echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
-    echo "postfix postfix/mailname string bench.test" | debconf-set-selections
-    # Keep the packages' maintainer scripts from starting the system daemons
-    # (the benchmark runs its own instances on other ports). If the machine has
-    # no policy-rc.d, put a temporary one in place for the install only.
-    local tmp_policy=0
-    if [[ ! -e /usr/sbin/policy-rc.d ]]; then
-        printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
-        chmod 755 /usr/sbin/policy-rc.d
-        tmp_policy=1
-        trap 'rm -f /usr/sbin/policy-rc.d' EXIT
-    fi
-    local rc=0
-    if ! apt-get install -y -q postfix dovecot-imapd dovecot-pop3d </dev/null; then
-        log "apt-get install failed; running apt-get update and trying once more"
-        apt-get update -q </dev/null && apt-get install -y -q postfix dovecot-imapd dovecot-pop3d </dev/null || rc=$?
-    fi
-    if [[ $tmp_policy -eq 1 ]]; then
-        rm -f /usr/sbin/policy-rc.d
-        trap - EXIT
-    fi
-    [[ $rc -eq 0 ]] || die "apt-get install failed"
-    # If the system instances were started anyway (e.g. no policy-rc.d honoured
-    # under systemd), stop exactly those, through their own init scripts: they
-    # would hold ports 25 / 143 / 110 / 993 / 995 (not ours, but needless load).
-    if command -v systemctl >/dev/null 2>&1 && [[ -d /run/systemd/system ]]; then
-        systemctl stop postfix.service dovecot.service >/dev/null 2>&1 || true
-        systemctl disable postfix.service dovecot.service >/dev/null 2>&1 || true
-    else
-        if [[ -s /var/spool/postfix/pid/master.pid ]] && kill -0 "$(tr -d ' ' </var/spool/postfix/pid/master.pid)" 2>/dev/null; then
-            postfix stop >/dev/null 2>&1 || true
-        fi
-        if [[ -s /run/dovecot/master.pid ]] && kill -0 "$(cat /run/dovecot/master.pid)" 2>/dev/null; then
-            doveadm stop >/dev/null 2>&1 || true
-        fi
-    fi
-    log "installed: $(dpkg-query -W -f='${Package} ${Version}; ' postfix dovecot-imapd dovecot-pop3d)"
-}
-
+# ---------------------------------------------------------------- install, preflight
 [[ $INSTALL -eq 1 ]] && install_peers
-if ! command -v postfix >/dev/null || ! command -v dovecot >/dev/null; then
-    die "postfix/dovecot not installed (use --install)"
-fi
-if ! getent passwd postfix >/dev/null || ! getent group postdrop >/dev/null; then
-    die "postfix user/postdrop group missing (reinstall postfix)"
-fi
-
-# ---------------------------------------------------------------- preflight
-# Never take over peers that someone else has running: the shared start script
-# with --clean would stop whatever runs under /tmp/bench-mail.
-for p in $PF_SMTP_PORT $DV_IMAP_PORT $DV_POP3_PORT; do
-    port_open "$p" && die "port $p is already in use (another benchmark's Postfix/Dovecot?); stop it first"
-done
+need_peers
+check_peer_ports
 if [[ $PEERS_ONLY -eq 0 ]]; then
-    for p in $SMTP_PORT $IMAP_PORT; do
-        port_open "$p" && die "port $p is already in use; choose another --port-base"
-    done
-    if [[ ! -x "$POSTANE" ]]; then
-        log "building postane (make)"
-        make -C "$REPO" >&2 || die "make failed"
-        [[ -x "$POSTANE" ]] || die "make did not produce $POSTANE"
-    fi
+    check_postane_ports 25 143
+    build_postane "$POSTANE"
 fi
 
-STAMP="$(date +%Y%m%d-%H%M%S)"
-RESULTS="${RESULTS:-$HERE/results/$STAMP}"
-mkdir -p "$RESULTS"
-RESULTS="$(cd "$RESULTS" && pwd)"
-RUN_DIR="$(mktemp -d /tmp/postane-bench-smtp.XXXXXX)"
-POSTANE_PID=""
-COMPARE_PID=""
-PEERS_STARTED=0
-
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM
-    if [[ -n "$COMPARE_PID" ]] && kill -0 "$COMPARE_PID" 2>/dev/null; then
-        log "stopping compare.py (pid $COMPARE_PID) and its load generator"
-        pkill -TERM -P "$COMPARE_PID" 2>/dev/null || true
-        kill -TERM "$COMPARE_PID" 2>/dev/null || true
-        wait "$COMPARE_PID" 2>/dev/null || true
-    fi
-    if [[ -n "$POSTANE_PID" ]] && kill -0 "$POSTANE_PID" 2>/dev/null; then
-        log "stopping postane (pid $POSTANE_PID)"
-        kill -TERM "$POSTANE_PID" 2>/dev/null || true
-        for _ in $(seq 1 100); do kill -0 "$POSTANE_PID" 2>/dev/null || break; sleep 0.1; done
-        if kill -0 "$POSTANE_PID" 2>/dev/null; then
-            log "postane did not stop within 10 s of SIGTERM; sending SIGKILL to pid $POSTANE_PID"
-            kill -KILL "$POSTANE_PID" 2>/dev/null || true
-        fi
-        wait "$POSTANE_PID" 2>/dev/null || true
-    fi
-    if [[ $PEERS_STARTED -eq 1 ]]; then
-        log "stopping postfix + dovecot (by their master PIDs)"
-        bash "$PEERS/stop-postfix-dovecot.sh" >/dev/null 2>&1 || true
-        [[ $KEEP -eq 1 ]] || rm -rf "$PEER_ROOT"
-    fi
-    if [[ -f "$RUN_DIR/postane.log" ]]; then
-        cp "$RUN_DIR/postane.log" "$RESULTS/postane.log" 2>/dev/null || true
-    fi
-    if [[ $KEEP -eq 1 ]]; then
-        log "kept $RUN_DIR and $PEER_ROOT"
-    else
-        rm -rf "$RUN_DIR"
-    fi
-    exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
+bench_start_run
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 # ---------------------------------------------------------------- postane
@@ -214,27 +87,13 @@ start_postane() {
     conf="$dir/postane.conf"
     log "postane: init $dir (SMTP $SMTP_PORT, IMAP $IMAP_PORT)"
     mkdir -p "$dir"
-    "$POSTANE" init "$dir" --domain bench.test --port-base "$PORT_BASE" >"$RUN_DIR/postane-init.log" 2>&1 ||
-        { cat "$RUN_DIR/postane-init.log" >&2; die "postane init failed"; }
-    [[ -f "$conf" ]] || die "postane init did not write $conf"
+    postane_init "$dir"
     log "postane: adding user1..user100@bench.test"
-    local i
-    for i in $(seq 1 100); do
-        echo pass | "$POSTANE" -c "$conf" user add "user$i@bench.test" >>"$RUN_DIR/postane-init.log" 2>&1 ||
-            { tail -n 20 "$RUN_DIR/postane-init.log" >&2; die "postane user add user$i@bench.test failed"; }
-    done
-    "$POSTANE" -c "$conf" serve </dev/null >"$RUN_DIR/postane.log" 2>&1 &
-    POSTANE_PID=$!
+    local i users=()
+    for i in $(seq 1 100); do users+=("user$i@bench.test"); done
+    postane_add_users "$conf" "${users[@]}"
+    postane_serve "$conf" "$SMTP_PORT" || die "postane serve is not listening on 127.0.0.1:$SMTP_PORT after 10 s"
     echo "$POSTANE_PID" >"$RUN_DIR/postane.pid"
-    for _ in $(seq 1 100); do
-        port_open "$SMTP_PORT" && break
-        kill -0 "$POSTANE_PID" 2>/dev/null || break
-        sleep 0.1
-    done
-    if ! kill -0 "$POSTANE_PID" 2>/dev/null || ! port_open "$SMTP_PORT"; then
-        tail -n 30 "$RUN_DIR/postane.log" >&2
-        die "postane serve is not listening on 127.0.0.1:$SMTP_PORT after 10 s"
-    fi
     log "postane: serving, pid $POSTANE_PID, log $RUN_DIR/postane.log"
     # Delivered mail: $dir/data/mail/bench.test/userN/{new,cur,tmp}. The shared
     # maildir_check.py walks the base recursively and counts files in any new/
@@ -244,12 +103,9 @@ start_postane() {
 
 # ---------------------------------------------------------------- peers
 start_peers() {
-    log "postfix + dovecot: starting with $PEERS/start-postfix-dovecot.sh --clean"
-    PEERS_STARTED=1
-    bash "$PEERS/start-postfix-dovecot.sh" --clean </dev/null >"$RUN_DIR/peers-start.log" 2>&1 ||
-        { cat "$RUN_DIR/peers-start.log" >&2; tail -n 20 "$PEER_ROOT/start.log" >&2 2>/dev/null; die "could not start postfix + dovecot"; }
-    port_open "$PF_SMTP_PORT" || { cat "$RUN_DIR/peers-start.log" >&2; die "postfix is not listening on 127.0.0.1:$PF_SMTP_PORT"; }
-    sed 's/^/[bench\/smtp]   /' "$RUN_DIR/peers-start.log" >&2
+    peers_start
+    peers_need_port postfix "$PF_SMTP_PORT"
+    log_file "$RUN_DIR/peers-start.log" "  "
     # Baseline first: compare.py prints every other target relative to it.
     TARGETS=("name=postfix,smtp=127.0.0.1:$PF_SMTP_PORT,imap=127.0.0.1:$DV_IMAP_PORT,maildir=$PEER_ROOT/vmail,pidfile=$PEER_ROOT/dovecot-run/master.pid,smtp_pidfile=$PEER_ROOT/postfix-queue/pid/master.pid" "${TARGETS[@]}")
 }
@@ -288,17 +144,15 @@ for t in "${TARGETS[@]}"; do TARGET_ARGS+=(--target "$t"); done
 log "measuring: runs=$RUNS messages=$MESSAGES concurrency=$CONCURRENCY reuse=$REUSE; results in $RESULTS"
 # Every load run is bounded by compare.py's own subprocess timeout
 # (smtp-max-seconds + delivery-timeout + 60 s).
-# compare.py runs in the background and is waited for, so that a SIGTERM or
-# Ctrl-C to this script is acted on at once (cleanup stops it by its PID).
-python3 "$SHARED_BENCH/compare.py" --scenarios smtp --runs "$RUNS" \
+# compare.py runs in the background (run_bg) and is waited for, so that a
+# SIGTERM or Ctrl-C to this script is acted on at once (the trap stops it by
+# its PID).
+rc=0
+run_bg python3 "$SHARED_BENCH/compare.py" --scenarios smtp --runs "$RUNS" \
     --smtp-concurrency "$CONCURRENCY" --smtp-reuse "$REUSE" --smtp-messages "$MESSAGES" \
     --smtp-max-seconds 60 --delivery-timeout 60 --pause 2 \
     --out "$RESULTS/compare.jsonl" --md "$RESULTS/table.md" \
-    "${TARGET_ARGS[@]}" "${EXTRA[@]}" </dev/null &
-COMPARE_PID=$!
-rc=0
-wait "$COMPARE_PID" || rc=$?
-COMPARE_PID=""
+    "${TARGET_ARGS[@]}" "${EXTRA[@]}" || rc=$?
 [[ $rc -eq 0 ]] || die "compare.py failed (exit $rc)"
 
 cat <<EOF
