@@ -27,6 +27,8 @@ int cli_init(int argc, char **argv);
 int cli_domain(const struct config *cfg, int argc, char **argv);
 int cli_user(const struct config *cfg, int argc, char **argv);
 int cli_alias(const struct config *cfg, int argc, char **argv);
+int cli_dkim(const struct config *cfg, int argc, char **argv);
+int cli_dns(const struct config *cfg, int argc, char **argv);
 int cli_queue(const struct config *cfg, int argc, char **argv);
 
 #endif

@@ -36,6 +36,8 @@ static const char usage_text[] =
 	"  user add|del|list|passwd       manage accounts (passwords on stdin)\n"
 	"  alias add|del|list             manage aliases and catch-alls\n"
 	"  queue list|show|flush|delete|hold|release   the outbound queue\n"
+	"  dkim keygen|list               DKIM signing keys and their DNS records\n"
+	"  dns records DOMAIN             the DNS records a mail domain needs\n"
 	"\n"
 	"Run `postane COMMAND --help` for the options of one command.\n";
 
@@ -174,6 +176,8 @@ int main(int argc, char **argv)
 		{"user", cli_user},
 		{"alias", cli_alias},
 		{"queue", cli_queue},
+		{"dkim", cli_dkim},
+		{"dns", cli_dns},
 	};
 	int (*admin_fn)(const struct config *, int, char **) = NULL;
 	for (size_t i = 0; i < sizeof(admin) / sizeof(admin[0]); i++)

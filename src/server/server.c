@@ -28,6 +28,7 @@
 #include "core/util.h"
 #include "imap/imap_server.h"
 #include "pop3/pop3_server.h"
+#include "queue/queue.h"
 #include "smtp/smtp_server.h"
 #include "store/store.h"
 #include "tls/tls.h"
@@ -476,6 +477,15 @@ int server_run(const struct config *cfg)
 	}
 	if (status == 0)
 		auth = auth_service_new(cfg, store, 2);
+	struct queue_runner *queue = NULL;
+	if (status == 0) {
+		char qerr[512];
+		queue = queue_runner_start(cfg, store, qerr, sizeof(qerr));
+		if (queue == NULL) {
+			fprintf(stderr, "postane: %s\n", qerr);
+			status = 1;
+		}
+	}
 	for (unsigned i = 0; i < n && status == 0; i++) {
 		struct worker *wk = &workers[i];
 		wk->store = store_conn_open(store, &error);
@@ -486,6 +496,7 @@ int server_run(const struct config *cfg)
 		}
 		smtp_env_init(&wk->smtp, cfg, wk->loop, wk->store, &connections);
 		wk->smtp.tls = tls;
+		wk->smtp.queue = queue;
 		wk->smtp.auth = auth;
 		wk->smtp.drained = worker_check_drained;
 		wk->smtp.drained_ctx = wk;
@@ -539,6 +550,8 @@ int server_run(const struct config *cfg)
 		loop_stop(wk->loop);
 		loop_run(wk->loop);
 	}
+	/* Deliveries in flight are cut off; they are tried again after a restart. */
+	queue_runner_stop(&queue);
 	/* Auth workers may still post to the loops: stop them first. */
 	atomic_store(&hub.ready, false);
 	auth_service_free(&auth);

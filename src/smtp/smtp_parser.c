@@ -1,12 +1,13 @@
 /* smtp_parser.c - tokenises one SMTP command line. Lenient where real
  * clients commonly differ (case of verbs, a space after "FROM:", a bare
  * path without brackets), strict where ambiguity would be dangerous
- * (control bytes, parameter syntax, BDAT sizes). */
+ * (control bytes, parameter syntax, BDAT sizes, RFC 3461 DSN values). */
 #include "smtp/smtp_parser.h"
 
 #include <string.h>
 #include <strings.h>
 
+#include "core/utf8.h"
 #include "core/util.h"
 
 static const char *const verb_names[SMTP_VERB_COUNT] = {
@@ -75,6 +76,217 @@ static enum smtp_parse_result parse_params(char *p, char *end, struct smtp_cmd *
 	}
 }
 
+static int hex_value(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* xtext (RFC 3461 4): xchar = '!'..'~' except '+' and '='; hexchar = "+XX".
+ * With allow_utf8, raw UTF-8 sequences are copied as they are (the
+ * utf-8-addr-unitext of RFC 6533 3, for ORCPT=utf-8;...). */
+static int xtext_decode(const char *in, size_t len, char *out, size_t outlen, bool allow_utf8)
+{
+	size_t o = 0;
+	if (outlen == 0)
+		return -1;
+	for (size_t i = 0; i < len;) {
+		unsigned char c = (unsigned char)in[i];
+		size_t n = 1;
+		if (c == '+') {
+			if (len - i < 3)
+				return -1;
+			int hi = hex_value((unsigned char)in[i + 1]);
+			int lo = hex_value((unsigned char)in[i + 2]);
+			if (hi < 0 || lo < 0)
+				return -1;
+			c = (unsigned char)(hi << 4 | lo);
+			i += 3;
+		} else if (c >= 33 && c <= 126 && c != '=') {
+			i++;
+		} else if (c >= 0x80 && allow_utf8) {
+			n = utf8_seq_len((const unsigned char *)in + i, len - i);
+			if (n == 0)
+				return -1;
+			if (outlen - o <= n)
+				return -1;
+			memcpy(out + o, in + i, n);
+			o += n;
+			i += n;
+			continue;
+		} else {
+			return -1;
+		}
+		if (outlen - o <= 1)
+			return -1;
+		out[o++] = (char)c;
+	}
+	out[o] = '\0';
+	return (int)o;
+}
+
+int smtp_xtext_decode(const char *in, size_t len, char *out, size_t outlen)
+{
+	return xtext_decode(in, len, out, outlen, false);
+}
+
+/* atext of RFC 5322 3.2.3 ('=' can never reach here). */
+static bool is_atext(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       (c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
+}
+
+static bool has_control(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c < 0x20 || c == 0x7f)
+			return true;
+	}
+	return false;
+}
+
+static enum smtp_parse_result dsn_ret(struct smtp_dsn *d, const char *v, const char **error_r)
+{
+	if (d->ret != SMTP_DSN_RET_NONE)
+		return fail(SMTP_PARSE_SYNTAX, "duplicate RET parameter", error_r);
+	if (v != NULL && strcasecmp(v, "FULL") == 0)
+		d->ret = SMTP_DSN_RET_FULL;
+	else if (v != NULL && strcasecmp(v, "HDRS") == 0)
+		d->ret = SMTP_DSN_RET_HDRS;
+	else
+		return fail(SMTP_PARSE_SYNTAX, "bad RET parameter (FULL or HDRS)", error_r);
+	return SMTP_PARSE_OK;
+}
+
+static enum smtp_parse_result dsn_envid(struct smtp_dsn *d, const char *v, const char **error_r)
+{
+	if (d->envid_xtext != NULL)
+		return fail(SMTP_PARSE_SYNTAX, "duplicate ENVID parameter", error_r);
+	if (v == NULL)
+		return fail(SMTP_PARSE_SYNTAX, "bad ENVID parameter", error_r);
+	size_t len = strlen(v);
+	if (len > SMTP_DSN_ENVID_MAX)
+		return fail(SMTP_PARSE_SYNTAX, "ENVID parameter too long", error_r);
+	int n = xtext_decode(v, len, d->envid, sizeof(d->envid), false);
+	if (n < 0) {
+		d->envid[0] = '\0';
+		return fail(SMTP_PARSE_SYNTAX, "bad ENVID parameter (xtext)", error_r);
+	}
+	/* RFC 3461 4.4: printable US-ASCII only. */
+	for (int i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)d->envid[i];
+		if (c < 0x20 || c > 0x7e) {
+			d->envid[0] = '\0';
+			return fail(SMTP_PARSE_SYNTAX, "bad ENVID parameter (not printable)",
+				    error_r);
+		}
+	}
+	d->envid_xtext = v;
+	return SMTP_PARSE_OK;
+}
+
+static enum smtp_parse_result dsn_notify(struct smtp_dsn *d, const char *v, const char **error_r)
+{
+	static const struct {
+		const char *name;
+		unsigned bit;
+	} kw[] = {
+		{"NEVER", SMTP_DSN_NOTIFY_NEVER},
+		{"SUCCESS", SMTP_DSN_NOTIFY_SUCCESS},
+		{"FAILURE", SMTP_DSN_NOTIFY_FAILURE},
+		{"DELAY", SMTP_DSN_NOTIFY_DELAY},
+	};
+	if (d->notify != 0)
+		return fail(SMTP_PARSE_SYNTAX, "duplicate NOTIFY parameter", error_r);
+	if (v == NULL)
+		return fail(SMTP_PARSE_SYNTAX, "bad NOTIFY parameter", error_r);
+	unsigned bits = 0;
+	for (const char *p = v;;) {
+		size_t n = strcspn(p, ",");
+		unsigned bit = 0;
+		for (size_t k = 0; k < sizeof(kw) / sizeof(kw[0]); k++)
+			if (strlen(kw[k].name) == n && strncasecmp(p, kw[k].name, n) == 0)
+				bit = kw[k].bit;
+		if (bit == 0)
+			return fail(SMTP_PARSE_SYNTAX,
+				    "bad NOTIFY parameter (NEVER, or SUCCESS, FAILURE, DELAY)",
+				    error_r);
+		bits |= bit;
+		if (p[n] == '\0')
+			break;
+		p += n + 1;
+	}
+	if ((bits & SMTP_DSN_NOTIFY_NEVER) != 0 && bits != SMTP_DSN_NOTIFY_NEVER)
+		return fail(SMTP_PARSE_SYNTAX, "bad NOTIFY parameter (NEVER with others)", error_r);
+	d->notify = bits;
+	return SMTP_PARSE_OK;
+}
+
+static enum smtp_parse_result dsn_orcpt(struct smtp_dsn *d, const char *v, const char **error_r)
+{
+	if (d->orcpt_xtext != NULL)
+		return fail(SMTP_PARSE_SYNTAX, "duplicate ORCPT parameter", error_r);
+	if (v == NULL)
+		return fail(SMTP_PARSE_SYNTAX, "bad ORCPT parameter", error_r);
+	size_t len = strlen(v);
+	if (len > SMTP_DSN_ORCPT_MAX)
+		return fail(SMTP_PARSE_SYNTAX, "ORCPT parameter too long", error_r);
+	/* original-recipient-address = addr-type ";" xtext; addr-type = atom.
+	 * The address itself is not held to the addr-type's syntax (RFC 3461
+	 * 4.2), only to xtext. */
+	size_t tlen = 0;
+	while (tlen < len && v[tlen] != ';') {
+		if (!is_atext((unsigned char)v[tlen]))
+			return fail(SMTP_PARSE_SYNTAX, "bad ORCPT parameter (addr-type)", error_r);
+		tlen++;
+	}
+	if (tlen == 0 || tlen == len)
+		return fail(SMTP_PARSE_SYNTAX, "bad ORCPT parameter (addr-type;address)", error_r);
+	memcpy(d->orcpt, v, tlen + 1);
+	bool utf8 = tlen == 5 && strncasecmp(v, "utf-8", 5) == 0;
+	int n = xtext_decode(v + tlen + 1, len - tlen - 1, d->orcpt + tlen + 1,
+			     sizeof(d->orcpt) - tlen - 1, utf8);
+	if (n < 0 || has_control(d->orcpt + tlen + 1, (size_t)n)) {
+		d->orcpt[0] = '\0';
+		return fail(SMTP_PARSE_SYNTAX, "bad ORCPT parameter (xtext)", error_r);
+	}
+	d->orcpt_type_len = tlen;
+	d->orcpt_xtext = v;
+	return SMTP_PARSE_OK;
+}
+
+/* Validate and decode the RFC 3461 parameters of a MAIL or RCPT. */
+static enum smtp_parse_result parse_dsn_params(struct smtp_cmd *cmd, const char **error_r)
+{
+	struct smtp_dsn *d = &cmd->dsn;
+	bool mail = cmd->verb == SMTP_VERB_MAIL;
+	for (unsigned i = 0; i < cmd->param_count; i++) {
+		struct smtp_param *p = &cmd->params[i];
+		enum smtp_parse_result r;
+		if (mail && strcasecmp(p->keyword, "RET") == 0)
+			r = dsn_ret(d, p->value, error_r);
+		else if (mail && strcasecmp(p->keyword, "ENVID") == 0)
+			r = dsn_envid(d, p->value, error_r);
+		else if (!mail && strcasecmp(p->keyword, "NOTIFY") == 0)
+			r = dsn_notify(d, p->value, error_r);
+		else if (!mail && strcasecmp(p->keyword, "ORCPT") == 0)
+			r = dsn_orcpt(d, p->value, error_r);
+		else
+			continue;
+		if (r != SMTP_PARSE_OK)
+			return r;
+		p->dsn = true;
+	}
+	return SMTP_PARSE_OK;
+}
+
 /* Find the end of "<...>" honouring quoted strings; returns index after '>'
  * or 0 when unterminated. */
 static size_t path_end(const char *p, size_t len)
@@ -129,7 +341,10 @@ static enum smtp_parse_result parse_path_cmd(char *args, char *end, const char *
 			return fail(SMTP_PARSE_SYNTAX, "garbage after address", error_r);
 		/* parse_params() overwrites the separating space with a NUL;
 		 * the path keeps its own length. */
-		return parse_params(rest, end, cmd, error_r);
+		enum smtp_parse_result r = parse_params(rest, end, cmd, error_r);
+		if (r != SMTP_PARSE_OK)
+			return r;
+		return parse_dsn_params(cmd, error_r);
 	}
 	return SMTP_PARSE_OK;
 }

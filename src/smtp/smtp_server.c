@@ -19,6 +19,7 @@
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/util.h"
+#include "queue/queue.h"
 #include "smtp/smtp_addr.h"
 #include "smtp/smtp_data.h"
 #include "smtp/smtp_parser.h"
@@ -195,6 +196,8 @@ static void commit_done(void *arg)
 	if (s->commit.result == 0) {
 		smtp_reply(s, "250 2.0.0 Ok: queued as %s", s->txn.qid);
 		log_txn(s, "250 stored");
+		if (s->txn.nremote > 0)
+			queue_runner_kick(s->env->queue);
 		/* Like Postfix: a client that delivers mail is not idling. */
 		s->junk = 0;
 	} else if (s->commit.disk_full) {

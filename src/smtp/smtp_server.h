@@ -27,6 +27,7 @@ struct smtp_env {
 	struct store_conn *store;
 	struct tls_server *tls;       /* NULL: no certificate, no TLS */
 	struct auth_service *auth;    /* NULL: no authentication */
+	struct queue_runner *queue;   /* told when mail was queued for other domains */
 	atomic_uint *connections;     /* process-wide count of open sessions */
 	struct smtp_session *sessions; /* doubly linked, this loop only */
 	unsigned count;

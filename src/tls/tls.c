@@ -1,11 +1,16 @@
-/* tls.c - OpenSSL server contexts and the TLS conn transport. Protocol code
- * never calls OpenSSL: it sees a conn whose bytes are decrypted. */
+/* tls.c - OpenSSL server and client contexts and the TLS conn transport.
+ * Protocol code never calls OpenSSL: it sees a conn whose bytes are
+ * decrypted. */
 #include "tls/tls.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -254,4 +259,161 @@ const char *tls_conn_describe(const struct conn *c, char *out, size_t outlen)
 	SSL *ssl = c->transport_ctx;
 	snprintf(out, outlen, "%s %s", SSL_get_version(ssl), SSL_get_cipher_name(ssl));
 	return out;
+}
+
+/* ----- client side ----- */
+
+struct tls_client {
+	SSL_CTX *ctx;
+};
+
+int tls_client_new(const char *ca_file, struct tls_client **client_r, const char **error_r)
+{
+	static _Thread_local char err[600];
+	*client_r = NULL;
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	if (ctx == NULL) {
+		*error_r = ssl_error("cannot create TLS client context");
+		return -1;
+	}
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
+				      SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	/* OpenSSL's default TLS 1.2 suites, not the server's AEAD-only list:
+	 * remote MTAs are what they are, and opportunistic TLS with an older
+	 * suite still beats plaintext. */
+	int ok = ca_file != NULL ? SSL_CTX_load_verify_locations(ctx, ca_file, NULL)
+				 : SSL_CTX_set_default_verify_paths(ctx);
+	if (ok != 1) {
+		snprintf(err, sizeof(err), "%s",
+			 ssl_error(ca_file != NULL ? ca_file : "cannot load the system trust store"));
+		*error_r = err;
+		SSL_CTX_free(ctx);
+		return -1;
+	}
+	struct tls_client *cl = xcalloc(1, sizeof(*cl));
+	cl->ctx = ctx;
+	*client_r = cl;
+	return 0;
+}
+
+void tls_client_free(struct tls_client **client)
+{
+	if (*client == NULL)
+		return;
+	SSL_CTX_free((*client)->ctx);
+	free(*client);
+	*client = NULL;
+}
+
+static bool is_ip_address(const char *host)
+{
+	unsigned char addr[sizeof(struct in6_addr)];
+	return inet_pton(AF_INET, host, addr) == 1 || inet_pton(AF_INET6, host, addr) == 1;
+}
+
+int tls_conn_start_client(struct conn *c, struct tls_client *client, const char *host,
+			  bool verify)
+{
+	SSL *ssl = SSL_new(client->ctx);
+	if (ssl == NULL || SSL_set_fd(ssl, c->fd) != 1) {
+		SSL_free(ssl);
+		ERR_clear_error();
+		return -1;
+	}
+	SSL_set_connect_state(ssl);
+	if (host != NULL && host[0] != '\0') {
+		int ok;
+		if (is_ip_address(host)) {
+			ok = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host);
+		} else {
+			SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+			ok = SSL_set_tlsext_host_name(ssl, host) == 1 && SSL_set1_host(ssl, host) == 1;
+		}
+		if (ok != 1) {
+			SSL_free(ssl);
+			ERR_clear_error();
+			return -1;
+		}
+	}
+	/* Without `verify` OpenSSL still checks the chain and the name and
+	 * keeps the result for tls_conn_peer_verified(). */
+	SSL_set_verify(ssl, verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
+	/* Whatever the server sent after its STARTTLS reply came before
+	 * encryption and must not be read as part of the TLS session. */
+	buf_reset(&c->in);
+	c->transport->close(c);
+	c->transport = &tls_transport;
+	c->transport_ctx = ssl;
+	c->tls = true;
+	return 0;
+}
+
+int tls_conn_handshake(struct conn *c, const char **error_r)
+{
+	static _Thread_local char err[600];
+	*error_r = NULL;
+	if (c->transport != &tls_transport) {
+		*error_r = "not a TLS connection";
+		return -1;
+	}
+	SSL *ssl = c->transport_ctx;
+	c->want_read = false;
+	c->want_write = false;
+	ERR_clear_error();
+	errno = 0;
+	int r = SSL_do_handshake(ssl);
+	if (r == 1)
+		return 1;
+	int e = SSL_get_error(ssl, r);
+	if (e == SSL_ERROR_WANT_READ) {
+		c->want_read = true;
+		return 0;
+	}
+	if (e == SSL_ERROR_WANT_WRITE) {
+		c->want_write = true;
+		return 0;
+	}
+	/* X509_V_OK until a certificate was checked (and failed). */
+	long vr = SSL_get_verify_result(ssl);
+	if (vr != X509_V_OK) {
+		ERR_clear_error();
+		snprintf(err, sizeof(err), "certificate verification failed: %s",
+			 X509_verify_cert_error_string(vr));
+	} else if (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0) {
+		snprintf(err, sizeof(err), "TLS handshake failed: %s",
+			 errno != 0 ? strerror(errno) : "connection closed by peer");
+	} else {
+		snprintf(err, sizeof(err), "%s", ssl_error("TLS handshake failed"));
+	}
+	ERR_clear_error();
+	c->error = true;
+	*error_r = err;
+	return -1;
+}
+
+bool tls_conn_peer_verified(const struct conn *c, const char **error_r)
+{
+	if (c->transport != &tls_transport) {
+		*error_r = "not a TLS connection";
+		return false;
+	}
+	SSL *ssl = c->transport_ctx;
+	if (!SSL_is_init_finished(ssl)) {
+		*error_r = "TLS handshake not complete";
+		return false;
+	}
+	if (SSL_get0_peer_certificate(ssl) == NULL) {
+		*error_r = "no peer certificate";
+		return false;
+	}
+	long vr = SSL_get_verify_result(ssl);
+	if (vr != X509_V_OK) {
+		*error_r = X509_verify_cert_error_string(vr);
+		return false;
+	}
+	*error_r = NULL;
+	return true;
 }

@@ -154,6 +154,10 @@ class Postane:
         self.smtp_port = self.port_base + 25
         # Deterministic small event-loop count; limits stay at their defaults.
         self.set_config("server", "threads", 2)
+        # Outbound delivery never leaves loopback: a DNS server address where
+        # nothing answers makes every remote domain a temporary failure, until
+        # a test points it at its own DNS server (dnsserver.py).
+        self.set_config("delivery", "dns_servers", "127.0.0.1:9")
         for user in ("alice", "bob"):
             self.add_user(f"{user}@{DOMAIN}")
 

@@ -1,6 +1,7 @@
 /* test_smtp_parser.c - unit tests for the SMTP command line parser
  * (smtp_cmd_parse): every verb, MAIL/RCPT paths and parameters, the lenient
- * forms real clients send, BDAT sizes, and bytes that must be refused. */
+ * forms real clients send, BDAT sizes, bytes that must be refused, and the
+ * RFC 3461 DSN parameters (RET, ENVID, NOTIFY, ORCPT) with xtext. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -623,6 +624,367 @@ static void test_reuse_clears(void **state)
 	assert_int_equal(cmd.chunk_size, 4);
 }
 
+/* ----- RFC 3461 DSN parameters ----- */
+
+/* Parse a line that must succeed; the caller frees it. */
+static void parse_ok(struct parsed *p, const char *s)
+{
+	parse(p, s);
+	if (p->r != SMTP_PARSE_OK)
+		fail_msg("\"%s\": got %s (%s)", s, result_name(p->r), p->why);
+}
+
+static void test_dsn_mail(void **state)
+{
+	(void)state;
+	struct parsed p;
+
+	/* RFC 3461 section 9 (example). */
+	parse_ok(&p, "MAIL FROM:<Alice@Example.ORG> RET=HDRS ENVID=QQ314159");
+	assert_int_equal(p.cmd.dsn.ret, SMTP_DSN_RET_HDRS);
+	assert_string_equal(p.cmd.dsn.envid, "QQ314159");
+	assert_string_equal(p.cmd.dsn.envid_xtext, "QQ314159");
+	assert_int_equal(p.cmd.param_count, 2);
+	assert_true(p.cmd.params[0].dsn);
+	assert_true(p.cmd.params[1].dsn);
+	/* RCPT-only fields stay empty on MAIL. */
+	assert_int_equal(p.cmd.dsn.notify, 0);
+	assert_null(p.cmd.dsn.orcpt_xtext);
+	assert_string_equal(p.cmd.dsn.orcpt, "");
+	parsed_free(&p);
+
+	/* Keywords and RET values in any case; other parameters untouched. */
+	parse_ok(&p, "MAIL FROM:<a@example.org> SIZE=100 ret=full envid=x BODY=8BITMIME");
+	assert_int_equal(p.cmd.dsn.ret, SMTP_DSN_RET_FULL);
+	assert_string_equal(p.cmd.dsn.envid, "x");
+	assert_false(p.cmd.params[0].dsn);
+	assert_true(p.cmd.params[1].dsn);
+	assert_true(p.cmd.params[2].dsn);
+	assert_false(p.cmd.params[3].dsn);
+	parsed_free(&p);
+	parse_ok(&p, "MAIL FROM:<a@example.org> RET=Hdrs");
+	assert_int_equal(p.cmd.dsn.ret, SMTP_DSN_RET_HDRS);
+	assert_null(p.cmd.dsn.envid_xtext);
+	assert_string_equal(p.cmd.dsn.envid, "");
+	parsed_free(&p);
+
+	/* Nothing DSN at all. */
+	parse_ok(&p, "MAIL FROM:<a@example.org> SIZE=1");
+	assert_int_equal(p.cmd.dsn.ret, SMTP_DSN_RET_NONE);
+	assert_null(p.cmd.dsn.envid_xtext);
+	assert_false(p.cmd.params[0].dsn);
+	parsed_free(&p);
+	parse_ok(&p, "MAIL FROM:<>");
+	assert_int_equal(p.cmd.dsn.ret, SMTP_DSN_RET_NONE);
+	parsed_free(&p);
+}
+
+static void test_dsn_envid_xtext(void **state)
+{
+	(void)state;
+	struct parsed p;
+
+	/* "+XX" is one byte: '+', '=', space; lowercase hex is accepted. */
+	parse_ok(&p, "MAIL FROM:<a@example.org> ENVID=a+2Bb+3Dc+20d+2be");
+	assert_string_equal(p.cmd.dsn.envid, "a+b=c d+e");
+	assert_string_equal(p.cmd.dsn.envid_xtext, "a+2Bb+3Dc+20d+2be");
+	parsed_free(&p);
+	/* Every xchar stands for itself. */
+	parse_ok(&p, "MAIL FROM:<a@example.org> ENVID=!\"#$%&'()*,-./09:;<>?@AZ[\\]^_`az{|}~");
+	assert_string_equal(p.cmd.dsn.envid, "!\"#$%&'()*,-./09:;<>?@AZ[\\]^_`az{|}~");
+	parsed_free(&p);
+
+	/* 100 characters as sent is the most (RFC 3461 4.4), even when the
+	 * decoded value is shorter. */
+	char line[300], id[120];
+	memset(id, 'e', 100);
+	id[100] = '\0';
+	snprintf(line, sizeof(line), "MAIL FROM:<a@example.org> ENVID=%s", id);
+	parse_ok(&p, line);
+	assert_int_equal(strlen(p.cmd.dsn.envid), 100);
+	parsed_free(&p);
+	for (int i = 0; i < 99; i += 3)
+		memcpy(id + i, "+41", 3);
+	snprintf(line, sizeof(line), "MAIL FROM:<a@example.org> ENVID=%s", id);
+	parse_ok(&p, line);
+	assert_int_equal(strlen(p.cmd.dsn.envid), 34);
+	assert_int_equal(p.cmd.dsn.envid[0], 'A');
+	parsed_free(&p);
+	memset(id, 'e', 101);
+	id[101] = '\0';
+	snprintf(line, sizeof(line), "MAIL FROM:<a@example.org> ENVID=%s", id);
+	parse(&p, line);
+	assert_int_equal(p.r, SMTP_PARSE_SYNTAX);
+	assert_string_equal(p.why, "ENVID parameter too long");
+	parsed_free(&p);
+}
+
+static void test_dsn_mail_bad(void **state)
+{
+	(void)state;
+	static const char *const bad[] = {
+		"MAIL FROM:<a@example.org> RET",
+		"MAIL FROM:<a@example.org> RET=",
+		"MAIL FROM:<a@example.org> RET=NONE",
+		"MAIL FROM:<a@example.org> RET=FULLY",
+		"MAIL FROM:<a@example.org> RET=HDR",
+		"MAIL FROM:<a@example.org> RET=FULL,HDRS",
+		"MAIL FROM:<a@example.org> RET=FULL RET=FULL",
+		"MAIL FROM:<a@example.org> RET=FULL ret=HDRS",
+		"MAIL FROM:<a@example.org> ENVID",
+		"MAIL FROM:<a@example.org> ENVID=",
+		"MAIL FROM:<a@example.org> ENVID=a ENVID=b",
+		"MAIL FROM:<a@example.org> ENVID=a+",
+		"MAIL FROM:<a@example.org> ENVID=a+4",
+		"MAIL FROM:<a@example.org> ENVID=a+4G",
+		"MAIL FROM:<a@example.org> ENVID=a+G4",
+		"MAIL FROM:<a@example.org> ENVID=a++41",
+		"MAIL FROM:<a@example.org> ENVID=a+-1",
+		/* Decoded, it must be printable US-ASCII. */
+		"MAIL FROM:<a@example.org> ENVID=a+0D+0Ab",
+		"MAIL FROM:<a@example.org> ENVID=a+00b",
+		"MAIL FROM:<a@example.org> ENVID=a+09b",
+		"MAIL FROM:<a@example.org> ENVID=a+7F",
+		"MAIL FROM:<a@example.org> ENVID=+C3+A9",
+		/* Raw 8-bit bytes are no xchar. */
+		"MAIL FROM:<a@example.org> ENVID=\xc3\xa9t\xc3\xa9",
+		"MAIL FROM:<a@example.org> ENVID=a\x80",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct parsed p;
+		parse(&p, bad[i]);
+		if (p.r != SMTP_PARSE_SYNTAX)
+			fail_msg("\"%s\": got %s", bad[i], result_name(p.r));
+		assert_int_equal(p.cmd.verb, SMTP_VERB_MAIL);
+		parsed_free(&p);
+	}
+}
+
+static void expect_notify(const char *value, unsigned bits)
+{
+	char line[200];
+	snprintf(line, sizeof(line), "RCPT TO:<b@example.org> NOTIFY=%s", value);
+	struct parsed p;
+	parse_ok(&p, line);
+	if (p.cmd.dsn.notify != bits)
+		fail_msg("\"%s\": notify %#x, want %#x", line, p.cmd.dsn.notify, bits);
+	assert_true(p.cmd.params[0].dsn);
+	parsed_free(&p);
+}
+
+static void test_dsn_notify(void **state)
+{
+	(void)state;
+	expect_notify("NEVER", SMTP_DSN_NOTIFY_NEVER);
+	expect_notify("never", SMTP_DSN_NOTIFY_NEVER);
+	expect_notify("SUCCESS", SMTP_DSN_NOTIFY_SUCCESS);
+	expect_notify("FAILURE", SMTP_DSN_NOTIFY_FAILURE);
+	expect_notify("DELAY", SMTP_DSN_NOTIFY_DELAY);
+	expect_notify("SUCCESS,FAILURE",
+		      SMTP_DSN_NOTIFY_SUCCESS | SMTP_DSN_NOTIFY_FAILURE); /* RFC 3461 9 */
+	expect_notify("Failure,Delay", SMTP_DSN_NOTIFY_FAILURE | SMTP_DSN_NOTIFY_DELAY);
+	expect_notify("DELAY,SUCCESS,FAILURE",
+		      SMTP_DSN_NOTIFY_SUCCESS | SMTP_DSN_NOTIFY_FAILURE | SMTP_DSN_NOTIFY_DELAY);
+	/* A repeated keyword inside the list is harmless. */
+	expect_notify("FAILURE,FAILURE", SMTP_DSN_NOTIFY_FAILURE);
+
+	struct parsed p;
+	parse_ok(&p, "RCPT TO:<b@example.org>");
+	assert_int_equal(p.cmd.dsn.notify, 0);
+	parsed_free(&p);
+
+	static const char *const bad[] = {
+		"RCPT TO:<b@example.org> NOTIFY",
+		"RCPT TO:<b@example.org> NOTIFY=",
+		"RCPT TO:<b@example.org> NOTIFY=NEVER,SUCCESS",
+		"RCPT TO:<b@example.org> NOTIFY=FAILURE,NEVER",
+		"RCPT TO:<b@example.org> NOTIFY=NEVER,NEVER,DELAY",
+		"RCPT TO:<b@example.org> NOTIFY=SUCCESS,",
+		"RCPT TO:<b@example.org> NOTIFY=,SUCCESS",
+		"RCPT TO:<b@example.org> NOTIFY=SUCCESS,,FAILURE",
+		"RCPT TO:<b@example.org> NOTIFY=SUCCES",
+		"RCPT TO:<b@example.org> NOTIFY=SUCCESSFAILURE",
+		"RCPT TO:<b@example.org> NOTIFY=SUCCESS;FAILURE",
+		"RCPT TO:<b@example.org> NOTIFY=ALWAYS",
+		"RCPT TO:<b@example.org> NOTIFY=NEVER NOTIFY=NEVER",
+		"RCPT TO:<b@example.org> NOTIFY=SUCCESS notify=FAILURE",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		expect_syntax(bad[i], SMTP_VERB_RCPT);
+}
+
+static void test_dsn_orcpt(void **state)
+{
+	(void)state;
+	struct parsed p;
+
+	/* RFC 3461 section 9: the xtext is decoded, the type kept. */
+	parse_ok(&p, "RCPT TO:<Bob@Example.COM> NOTIFY=SUCCESS,FAILURE "
+		     "ORCPT=rfc822;Bob+2Bx@Example.COM");
+	assert_string_equal(p.cmd.dsn.orcpt, "rfc822;Bob+x@Example.COM");
+	assert_int_equal(p.cmd.dsn.orcpt_type_len, 6);
+	assert_string_equal(p.cmd.dsn.orcpt_xtext, "rfc822;Bob+2Bx@Example.COM");
+	assert_int_equal(p.cmd.dsn.notify, SMTP_DSN_NOTIFY_SUCCESS | SMTP_DSN_NOTIFY_FAILURE);
+	assert_true(p.cmd.params[1].dsn);
+	/* MAIL-only fields stay empty on RCPT. */
+	assert_int_equal(p.cmd.dsn.ret, SMTP_DSN_RET_NONE);
+	assert_null(p.cmd.dsn.envid_xtext);
+	parsed_free(&p);
+
+	/* A quoted local part: space and '=' come encoded. */
+	parse_ok(&p, "RCPT TO:<\"a b\"@example.org> ORCPT=RFC822;+22a+20b+3Dc+22@example.org");
+	assert_string_equal(p.cmd.dsn.orcpt, "RFC822;\"a b=c\"@example.org");
+	assert_int_equal(p.cmd.dsn.orcpt_type_len, 6);
+	parsed_free(&p);
+
+	/* Other address types; the address is not held to the type's syntax
+	 * (RFC 3461 4.2), and may even be empty. */
+	parse_ok(&p, "RCPT TO:<b@example.org> ORCPT=x400;/C+3DUS/ADMD+3Dx/");
+	assert_string_equal(p.cmd.dsn.orcpt, "x400;/C=US/ADMD=x/");
+	assert_int_equal(p.cmd.dsn.orcpt_type_len, 4);
+	parsed_free(&p);
+	parse_ok(&p, "RCPT TO:<b@example.org> ORCPT=rfc822;");
+	assert_string_equal(p.cmd.dsn.orcpt, "rfc822;");
+	parsed_free(&p);
+	parse_ok(&p, "RCPT TO:<b@example.org> ORCPT=rfc822;a;b");
+	assert_string_equal(p.cmd.dsn.orcpt, "rfc822;a;b");
+	assert_int_equal(p.cmd.dsn.orcpt_type_len, 6);
+	parsed_free(&p);
+
+	/* Decoded 8-bit bytes are kept as they are (the DSN builder makes
+	 * them safe); raw UTF-8 only under the utf-8 type (RFC 6533). */
+	parse_ok(&p, "RCPT TO:<b@example.org> ORCPT=rfc822;+C3+A9@example.org");
+	assert_string_equal(p.cmd.dsn.orcpt, "rfc822;\xc3\xa9@example.org");
+	parsed_free(&p);
+	parse_ok(&p, "RCPT TO:<\xc3\xa9@example.org> ORCPT=utf-8;\xc3\xa9@example.org");
+	assert_string_equal(p.cmd.dsn.orcpt, "utf-8;\xc3\xa9@example.org");
+	assert_int_equal(p.cmd.dsn.orcpt_type_len, 5);
+	parsed_free(&p);
+	parse_ok(&p, "RCPT TO:<b@example.org> ORCPT=UTF-8;\\x{E9}@example.org");
+	assert_string_equal(p.cmd.dsn.orcpt, "UTF-8;\\x{E9}@example.org");
+	parsed_free(&p);
+
+	/* 500 characters as sent is the most (RFC 3461 4.2). */
+	char line[700], v[520];
+	memcpy(v, "rfc822;", 7);
+	memset(v + 7, 'o', 493);
+	v[500] = '\0';
+	snprintf(line, sizeof(line), "RCPT TO:<b@example.org> ORCPT=%s", v);
+	parse_ok(&p, line);
+	assert_int_equal(strlen(p.cmd.dsn.orcpt), 500);
+	parsed_free(&p);
+	v[500] = 'o';
+	v[501] = '\0';
+	snprintf(line, sizeof(line), "RCPT TO:<b@example.org> ORCPT=%s", v);
+	parse(&p, line);
+	assert_int_equal(p.r, SMTP_PARSE_SYNTAX);
+	assert_string_equal(p.why, "ORCPT parameter too long");
+	parsed_free(&p);
+
+	static const char *const bad[] = {
+		"RCPT TO:<b@example.org> ORCPT",
+		"RCPT TO:<b@example.org> ORCPT=",
+		"RCPT TO:<b@example.org> ORCPT=b@example.org",
+		"RCPT TO:<b@example.org> ORCPT=;b@example.org",
+		"RCPT TO:<b@example.org> ORCPT=rfc(822);b@example.org",
+		"RCPT TO:<b@example.org> ORCPT=rfc:822;b@example.org",
+		"RCPT TO:<b@example.org> ORCPT=rfc822;b+@example.org",
+		"RCPT TO:<b@example.org> ORCPT=rfc822;b+4@example.org",
+		"RCPT TO:<b@example.org> ORCPT=rfc822;b+0D+0AX@example.org",
+		"RCPT TO:<b@example.org> ORCPT=rfc822;b+00@example.org",
+		"RCPT TO:<b@example.org> ORCPT=rfc822;b+7F@example.org",
+		"RCPT TO:<b@example.org> ORCPT=rfc822;\xc3\xa9@example.org",
+		"RCPT TO:<b@example.org> ORCPT=utf-8;\xc3@example.org",
+		"RCPT TO:<b@example.org> ORCPT=utf-8;\xed\xa0\x80@example.org",
+		"RCPT TO:<b@example.org> ORCPT=utf-8;a+0Ab@example.org",
+		"RCPT TO:<b@example.org> ORCPT=r\xc3\xa9;b@example.org",
+		"RCPT TO:<b@example.org> ORCPT=rfc822;a ORCPT=rfc822;b",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		expect_syntax(bad[i], SMTP_VERB_RCPT);
+}
+
+/* DSN keywords on the other verb are unknown parameters: the parser leaves
+ * them alone and the session answers 555. */
+static void test_dsn_wrong_verb(void **state)
+{
+	(void)state;
+	struct parsed p;
+	parse_ok(&p, "RCPT TO:<b@example.org> RET=BOGUS ENVID=+ZZ");
+	assert_int_equal(p.cmd.dsn.ret, SMTP_DSN_RET_NONE);
+	assert_null(p.cmd.dsn.envid_xtext);
+	assert_false(p.cmd.params[0].dsn);
+	assert_false(p.cmd.params[1].dsn);
+	parsed_free(&p);
+	parse_ok(&p, "MAIL FROM:<a@example.org> NOTIFY=NEVER,SUCCESS ORCPT=junk");
+	assert_int_equal(p.cmd.dsn.notify, 0);
+	assert_null(p.cmd.dsn.orcpt_xtext);
+	assert_false(p.cmd.params[0].dsn);
+	assert_false(p.cmd.params[1].dsn);
+	parsed_free(&p);
+	/* A valueless unknown keyword next to good DSN parameters. */
+	parse_ok(&p, "RCPT TO:<b@example.org> NOTIFY=DELAY XDSN");
+	assert_true(p.cmd.params[0].dsn);
+	assert_false(p.cmd.params[1].dsn);
+	parsed_free(&p);
+	/* Not on other verbs either. */
+	parse_ok(&p, "EHLO RET=FULL");
+	assert_int_equal(p.cmd.dsn.ret, SMTP_DSN_RET_NONE);
+	parsed_free(&p);
+}
+
+static void test_dsn_reuse_clears(void **state)
+{
+	(void)state;
+	struct smtp_cmd cmd;
+	const char *why;
+	char a[] = "MAIL FROM:<a@example.org> RET=HDRS ENVID=id1";
+	assert_int_equal(smtp_cmd_parse(a, strlen(a), &cmd, &why), SMTP_PARSE_OK);
+	assert_string_equal(cmd.dsn.envid, "id1");
+	char b[] = "RCPT TO:<b@example.org> NOTIFY=NEVER ORCPT=rfc822;b@example.org";
+	assert_int_equal(smtp_cmd_parse(b, strlen(b), &cmd, &why), SMTP_PARSE_OK);
+	assert_int_equal(cmd.dsn.ret, SMTP_DSN_RET_NONE);
+	assert_string_equal(cmd.dsn.envid, "");
+	assert_null(cmd.dsn.envid_xtext);
+	assert_int_equal(cmd.dsn.notify, SMTP_DSN_NOTIFY_NEVER);
+	char c[] = "RCPT TO:<c@example.org>";
+	assert_int_equal(smtp_cmd_parse(c, strlen(c), &cmd, &why), SMTP_PARSE_OK);
+	assert_int_equal(cmd.dsn.notify, 0);
+	assert_string_equal(cmd.dsn.orcpt, "");
+	assert_int_equal(cmd.dsn.orcpt_type_len, 0);
+	assert_null(cmd.dsn.orcpt_xtext);
+}
+
+static void test_xtext_decode(void **state)
+{
+	(void)state;
+	char out[16];
+	assert_int_equal(smtp_xtext_decode("", 0, out, sizeof(out)), 0);
+	assert_string_equal(out, "");
+	assert_int_equal(smtp_xtext_decode("abc+2B", 6, out, sizeof(out)), 4);
+	assert_string_equal(out, "abc+");
+	/* Any byte, NUL included: the caller checks. */
+	assert_int_equal(smtp_xtext_decode("a+00b", 5, out, sizeof(out)), 3);
+	assert_memory_equal(out, "a\0b", 4);
+	assert_int_equal(smtp_xtext_decode("+ff+FF", 6, out, sizeof(out)), 2);
+	assert_int_equal((unsigned char)out[0], 0xff);
+	/* Only len bytes are read. */
+	assert_int_equal(smtp_xtext_decode("ab+41", 3, out, sizeof(out)), -1);
+	assert_int_equal(smtp_xtext_decode("ab+41", 2, out, sizeof(out)), 2);
+	/* Output size: room for the terminator is required. */
+	assert_int_equal(smtp_xtext_decode("abcd", 4, out, 5), 4);
+	assert_int_equal(smtp_xtext_decode("abcde", 5, out, 5), -1);
+	assert_int_equal(smtp_xtext_decode("abc+41", 6, out, 4), -1);
+	assert_int_equal(smtp_xtext_decode("a", 1, out, 0), -1);
+	/* Bad syntax. */
+	assert_int_equal(smtp_xtext_decode("a=b", 3, out, sizeof(out)), -1);
+	assert_int_equal(smtp_xtext_decode("a b", 3, out, sizeof(out)), -1);
+	assert_int_equal(smtp_xtext_decode("a\x7f", 2, out, sizeof(out)), -1);
+	assert_int_equal(smtp_xtext_decode("\xc3\xa9", 2, out, sizeof(out)), -1);
+	assert_int_equal(smtp_xtext_decode("+4", 2, out, sizeof(out)), -1);
+	assert_int_equal(smtp_xtext_decode("+4x", 3, out, sizeof(out)), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -645,6 +1007,14 @@ int main(void)
 		cmocka_unit_test(test_argument_verbs),
 		cmocka_unit_test(test_length_is_respected),
 		cmocka_unit_test(test_reuse_clears),
+		cmocka_unit_test(test_dsn_mail),
+		cmocka_unit_test(test_dsn_envid_xtext),
+		cmocka_unit_test(test_dsn_mail_bad),
+		cmocka_unit_test(test_dsn_notify),
+		cmocka_unit_test(test_dsn_orcpt),
+		cmocka_unit_test(test_dsn_wrong_verb),
+		cmocka_unit_test(test_dsn_reuse_clears),
+		cmocka_unit_test(test_xtext_decode),
 	};
 	return cmocka_run_group_tests_name("smtp_parser", tests, NULL, NULL);
 }
