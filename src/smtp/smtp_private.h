@@ -59,6 +59,10 @@ struct smtp_txn {
 	/* Submission */
 	char **remote;                /* recipients for the outbound queue */
 	size_t nremote;
+	char **remote_notify;         /* DSN NOTIFY per remote recipient, or NULL */
+	char **remote_orcpt;          /* DSN ORCPT per remote recipient, or NULL */
+	int dsn_ret;                  /* 0 none, 1 FULL, 2 HDRS */
+	char *envid;                  /* DSN ENVID (decoded), or NULL */
 	bool hold_headers;            /* buffer the header section (submission) */
 	struct buf headers;           /* ... until its end is seen */
 	const char *reject;           /* reply decided while content streamed in */

@@ -96,9 +96,15 @@ static void txn_reset(struct smtp_session *s)
 	resolve_result_free(&s->txn.rcpt);
 	buf_free(&s->txn.rcpt_log);
 	buf_free(&s->txn.headers);
-	for (size_t i = 0; i < s->txn.nremote; i++)
+	for (size_t i = 0; i < s->txn.nremote; i++) {
 		free(s->txn.remote[i]);
+		free(s->txn.remote_notify[i]);
+		free(s->txn.remote_orcpt[i]);
+	}
 	free(s->txn.remote);
+	free(s->txn.remote_notify);
+	free(s->txn.remote_orcpt);
+	free(s->txn.envid);
 	memset(&s->txn, 0, sizeof(s->txn));
 }
 
@@ -268,6 +274,10 @@ static void finish_message(struct smtp_session *s)
 			.body_8bit = s->txn.body_8bit,
 			.auth_user = s->authenticated ? user : NULL,
 			.qid = s->txn.qid,
+			.envid = s->txn.envid,
+			.ret = s->txn.dsn_ret,
+			.remote_notify = (const char *const *)s->txn.remote_notify,
+			.remote_orcpt = (const char *const *)s->txn.remote_orcpt,
 		};
 		s->txn.msg = NULL;
 		s->commit_pending = true;
@@ -460,6 +470,7 @@ static void cmd_helo(struct smtp_session *s, const struct smtp_cmd *cmd)
 	smtp_reply(s, "250-PIPELINING");
 	smtp_reply(s, "250-SIZE %llu", (unsigned long long)cfg->max_message_size);
 	smtp_reply(s, "250-8BITMIME");
+	smtp_reply(s, "250-DSN");
 	smtp_reply(s, "250-ENHANCEDSTATUSCODES");
 	smtp_reply(s, "250-SMTPUTF8");
 	if (smtp_tls_offered(s))
@@ -511,6 +522,8 @@ static void cmd_mail(struct smtp_session *s, const struct smtp_cmd *cmd)
 			}
 		} else if (ascii_ieq(p->keyword, "SMTPUTF8") && p->value == NULL) {
 			utf8 = true;
+		} else if (p->dsn) {
+			/* RET, ENVID: checked by the parser, kept below. */
 		} else {
 			smtp_error_reply(s, "555 5.5.4 Error: unsupported parameter %s",
 				    log_escaped(0, p->keyword, strlen(p->keyword)));
@@ -551,17 +564,43 @@ static void cmd_mail(struct smtp_session *s, const struct smtp_cmd *cmd)
 	s->txn.smtputf8 = utf8;
 	s->txn.body_8bit = body8;
 	s->txn.declared_size = declared;
+	s->txn.dsn_ret = cmd->dsn.ret == SMTP_DSN_RET_FULL   ? 1
+			 : cmd->dsn.ret == SMTP_DSN_RET_HDRS ? 2
+							     : 0;
+	if (cmd->dsn.envid_xtext != NULL)
+		s->txn.envid = xstrdup(cmd->dsn.envid);
 	smtp_set_state(s, SMTP_S_MAIL);
 	smtp_reply(s, "250 2.1.0 Ok");
+}
+
+/* NOTIFY bits as the queue stores them ("SUCCESS,FAILURE"), NULL if absent. */
+static char *dsn_notify_text(unsigned notify)
+{
+	if (notify == 0)
+		return NULL;
+	if (notify & SMTP_DSN_NOTIFY_NEVER)
+		return xstrdup("NEVER");
+	char out[32] = "";
+	if (notify & SMTP_DSN_NOTIFY_SUCCESS)
+		strcat(out, "SUCCESS,");
+	if (notify & SMTP_DSN_NOTIFY_FAILURE)
+		strcat(out, "FAILURE,");
+	if (notify & SMTP_DSN_NOTIFY_DELAY)
+		strcat(out, "DELAY,");
+	out[strlen(out) - 1] = '\0';
+	return xstrdup(out);
 }
 
 static void cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
 {
 	const struct config *cfg = s->env->cfg;
-	if (cmd->param_count > 0) {
-		smtp_error_reply(s, "555 5.5.4 Error: unsupported parameter %s",
-			    log_escaped(0, cmd->params[0].keyword, strlen(cmd->params[0].keyword)));
-		return;
+	for (unsigned i = 0; i < cmd->param_count; i++) {
+		if (!cmd->params[i].dsn) { /* NOTIFY and ORCPT are all we take */
+			smtp_error_reply(s, "555 5.5.4 Error: unsupported parameter %s",
+				    log_escaped(0, cmd->params[i].keyword,
+						strlen(cmd->params[i].keyword)));
+			return;
+		}
 	}
 	if (s->txn.nrcpt >= cfg->max_recipients) {
 		smtp_error_reply(s, "452 4.5.3 Error: too many recipients");
@@ -610,8 +649,15 @@ static void cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
 			smtp_error_reply(s, "501 5.1.3 Error: bad recipient address syntax");
 			return;
 		}
-		s->txn.remote = xrealloc(s->txn.remote, (s->txn.nremote + 1) * sizeof(char *));
-		s->txn.remote[s->txn.nremote++] = xstrdup(addr);
+		size_t k = s->txn.nremote + 1;
+		s->txn.remote = xrealloc(s->txn.remote, k * sizeof(char *));
+		s->txn.remote_notify = xrealloc(s->txn.remote_notify, k * sizeof(char *));
+		s->txn.remote_orcpt = xrealloc(s->txn.remote_orcpt, k * sizeof(char *));
+		s->txn.remote[k - 1] = xstrdup(addr);
+		s->txn.remote_notify[k - 1] = dsn_notify_text(cmd->dsn.notify);
+		s->txn.remote_orcpt[k - 1] =
+			cmd->dsn.orcpt_xtext != NULL ? xstrdup(cmd->dsn.orcpt) : NULL;
+		s->txn.nremote = k;
 		st = RESOLVE_LOCAL;
 	}
 	switch (st) {

@@ -311,3 +311,52 @@ def test_dkim_signature_verifies(outbound):
         return value.encode()
 
     assert dkim.verify(t.data, dnsfunc=dnsfunc)
+
+
+def submit_with_dsn(outbound, rcpt_params, mail_params, rcpt="nobody@remote.test",
+                    subject="dsn"):
+    s = outbound.postane.submission(user=ALICE)
+    try:
+        msg = (f"From: {ALICE}\r\nTo: {rcpt}\r\nSubject: {subject}\r\n\r\n"
+               + "body line\r\n" * 50).encode()
+        code, _ = s.mail(ALICE, mail_params)
+        assert code == 250
+        code, _ = s.rcpt(rcpt, rcpt_params)
+        assert code == 250
+        code, _ = s.data(msg)
+        assert code == 250
+    finally:
+        s.quit()
+
+
+def test_dsn_parameters_shape_the_bounce(outbound):
+    mx1 = outbound.sink("127.0.0.2")
+    mx1.rcpt_reply = {"nobody@remote.test": "550 5.1.1 no such user"}
+    outbound.postane.start()
+    submit_with_dsn(outbound, ["NOTIFY=FAILURE", "ORCPT=rfc822;Nobody+2BX@remote.test"],
+                    ["RET=HDRS", "ENVID=track+2B42"])
+    [dsn] = inbox_dsns(outbound.postane)
+    parts = list(dsn.iter_parts())
+    status = [p for p in parts if p.get_content_type() == "message/delivery-status"][0]
+    per_msg = dict((k.lower(), str(v)) for k, v in status.get_payload()[0].items())
+    assert per_msg["original-envelope-id"] == "track+2B42" or \
+        per_msg["original-envelope-id"] == "track+42"
+    [block] = delivery_status(dsn)
+    assert block["original-recipient"].lower().startswith("rfc822;")
+    assert "nobody+" in block["original-recipient"].lower()
+    # RET=HDRS: only the header section of the original comes back.
+    [orig] = [p for p in parts if p.get_content_type() == "text/rfc822-headers"]
+    raw = orig.get_payload(decode=True) or orig.as_bytes()
+    assert b"Subject: dsn" in raw and b"body line" not in raw
+    outbound.wait_queue_empty()
+
+
+def test_notify_never_means_no_bounce(outbound):
+    mx1 = outbound.sink("127.0.0.2")
+    mx1.rcpt_reply = {"nobody@remote.test": "550 5.1.1 no such user"}
+    outbound.postane.start()
+    submit_with_dsn(outbound, ["NOTIFY=NEVER"], [])
+    outbound.wait_queue_empty()
+    assert "status=bounced" in outbound.postane.log()
+    time.sleep(1)
+    assert outbound.postane.wait_messages("alice", 0) == []

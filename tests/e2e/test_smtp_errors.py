@@ -151,8 +151,16 @@ def test_mail_parameters(srv):
     w.expect(501, "MAIL FROM:<s@remote.test> SIZE=", "5.5.4")
     w.expect(555, "MAIL FROM:<s@remote.test> SMTPUTF8=yes", "5.5.4")
     w.expect(250, "MAIL FROM:<s@remote.test> SIZE=100 BODY=7BIT")
-    w.expect(555, "RCPT TO:<alice@example.test> NOTIFY=NEVER", "5.5.4")
-    w.expect(250, "RCPT TO:<alice@example.test>")
+    # DSN (RFC 3461): NOTIFY and ORCPT on RCPT, RET and ENVID on MAIL.
+    w.expect(555, "RCPT TO:<alice@example.test> FOO=BAR", "5.5.4")
+    w.expect(501, "RCPT TO:<alice@example.test> NOTIFY=NEVER,DELAY", "5.5.4")
+    w.expect(501, "RCPT TO:<alice@example.test> ORCPT=rfc822", "5.5.4")
+    w.expect(555, "RCPT TO:<alice@example.test> RET=FULL", "5.5.4")
+    w.expect(250, "RCPT TO:<alice@example.test> NOTIFY=NEVER ORCPT=rfc822;alice@example.test")
+    w.expect(250, "RCPT TO:<bob@example.test>")
+    w.expect(250, "RSET")
+    w.expect(501, "MAIL FROM:<s@remote.test> RET=PARTIAL", "5.5.4")
+    w.expect(250, "MAIL FROM:<s@remote.test> RET=HDRS ENVID=abc+2Bdef")
     w.quit()
 
 
