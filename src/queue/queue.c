@@ -519,7 +519,20 @@ static int load_smarthost(struct queue_runner *q, char *err, size_t errlen)
 		}
 		q->sh_port = (unsigned)p;
 	}
-	snprintf(q->sh_host, sizeof(q->sh_host), "%.*s", (int)hl, s);
+	char host[256];
+	snprintf(host, sizeof(host), "%.*s", (int)hl, s);
+	if (host[0] == '[') { /* "[name]": the name (we look up its address) */
+		memmove(host, host + 1, strlen(host));
+		host[strcspn(host, "]")] = '\0';
+	}
+	/* An address goes to the resolver as an address literal. */
+	struct in6_addr a6;
+	if (inet_pton(AF_INET, host, &a6) == 1)
+		snprintf(q->sh_host, sizeof(q->sh_host), "[%s]", host);
+	else if (inet_pton(AF_INET6, host, &a6) == 1)
+		snprintf(q->sh_host, sizeof(q->sh_host), "[IPv6:%s]", host);
+	else
+		snprintf(q->sh_host, sizeof(q->sh_host), "%s", host);
 	if (cfg->smarthost_auth_file[0] == '\0')
 		return 0;
 	FILE *f = fopen(cfg->smarthost_auth_file, "r");

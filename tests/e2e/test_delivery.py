@@ -360,3 +360,34 @@ def test_notify_never_means_no_bounce(outbound):
     assert "status=bounced" in outbound.postane.log()
     time.sleep(1)
     assert outbound.postane.wait_messages("alice", 0) == []
+
+
+def test_smarthost_with_starttls_and_auth(outbound, tmp_path):
+    import ssl
+    tls_dir = outbound.postane.dir / "tls"
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(tls_dir / "cert.pem", tls_dir / "key.pem")
+    relay = outbound.sink("127.0.0.4", start=False, tls_context=ctx,
+                          auth={"relayuser": "s3cret pass"}, auth_required=True)
+    relay.start()
+    authfile = tmp_path / "relay.auth"
+    authfile.write_text("relayuser:s3cret pass\n")
+    authfile.chmod(0o600)
+    outbound.postane.configure(delivery={"smarthost": f"127.0.0.4:{outbound.port}",
+                                         "smarthost_auth_file": str(authfile)})
+    outbound.postane.start()
+    # A domain the DNS knows nothing about: the smarthost takes everything.
+    outbound.submit(["x@nowhere.test", "y@remote.test"], subject="relayed")
+    got = relay.wait(2, timeout=20)
+    assert sum(len(t.rcpt_tos) for t in got) == 2
+    assert all(t.tls and t.auth_user == "relayuser" for t in got)
+    outbound.wait_queue_empty()
+
+
+def test_smarthost_refuses_to_send_without_tls(outbound, tmp_path):
+    relay = outbound.sink("127.0.0.4")  # no STARTTLS offered
+    outbound.postane.configure(delivery={"smarthost": f"[127.0.0.4]:{outbound.port}"})
+    outbound.postane.start()
+    outbound.submit("x@nowhere.test", subject="plain")
+    outbound.wait_rcpt_state("x@nowhere.test", lambda st, att, err: att >= 1 and st == 0)
+    assert relay.messages == []
