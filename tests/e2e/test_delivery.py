@@ -391,3 +391,59 @@ def test_smarthost_refuses_to_send_without_tls(outbound, tmp_path):
     outbound.submit("x@nowhere.test", subject="plain")
     outbound.wait_rcpt_state("x@nowhere.test", lambda st, att, err: att >= 1 and st == 0)
     assert relay.messages == []
+
+
+def dkim_records(postane, domain="example.test"):
+    """{"sel._domainkey.domain": "v=DKIM1; ..."} from `postane dns records`."""
+    out = postane.cli("dns", "records", domain).stdout
+    recs = {}
+    for line in out.splitlines():
+        if "._domainkey." in line and not line.startswith(";"):
+            name = line.split()[0].rstrip(".").lower()
+            recs[name] = "".join(line.split('"')[1::2])
+    return recs
+
+
+def test_postfix_peer_receives_it_intact_and_dkim_verifies(outbound, tmp_path):
+    dkim = pytest.importorskip("dkim")
+    from postfix_peer import PostfixPeer
+    from test_dkim_sign import run_opendkim
+    p = outbound.postane
+    assert p.cli("dkim", "keygen", "example.test").returncode == 0
+    r = p.cli("dkim", "keygen", "example.test", "--selector", "ed", "--algorithm", "ed25519")
+    assert r.returncode == 0, r.stderr
+    records = dkim_records(p)
+    assert set(records) == {"postane._domainkey.example.test", "ed._domainkey.example.test"}
+    outbound.dns.update({"peer.test": [("MX", 10, "mx.peer.test")],
+                         "mx.peer.test": [("A", "127.0.0.5")]})
+    peer = PostfixPeer(tmp_path / "pf", address="127.0.0.5", port=outbound.port,
+                       domains=["peer.test"], tls=True)
+    peer.start()
+    try:
+        p.start()
+        body = ("Dear Pat,\r\n.a line that starts with a dot\r\n..two dots\r\n"
+                + "x" * 900 + "\r\nend\r\n")
+        outbound.submit("pat@peer.test", subject="to postfix", body=body)
+        [raw] = peer.messages(timeout=30, count=1)
+    finally:
+        peer.stop()
+    raw = raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    head, got_body = raw.split(b"\r\n\r\n", 1)
+    assert got_body == body.encode()
+    assert b"Subject: to postfix" in head
+    assert b"TLS" in head or b"ESMTPS" in head  # Postfix's Received: shows TLS
+    outbound.wait_queue_empty()
+
+    def dnsfunc(name, timeout=5):
+        return records[name.decode().rstrip(".").lower()].encode()
+
+    d = dkim.DKIM(raw)
+    sigs = [line for line in head.split(b"\r\n") if line.startswith(b"DKIM-Signature:")]
+    assert len(sigs) == 2
+    for i in range(2):
+        assert d.verify(idx=i, dnsfunc=dnsfunc), f"signature {i}"
+    # OpenDKIM verifies it too; a tampered copy fails.
+    tampered = raw.replace(b"Dear Pat", b"Dear Pam")
+    results = run_opendkim(tmp_path, records, [("good", raw), ("bad", tampered)])
+    assert results["good"][0] == 0, results["good"]
+    assert results["bad"][0] != 0, results["bad"]
