@@ -8,7 +8,7 @@ PKGS="build-essential clang libclang-rt-14-dev pkg-config
       python3 python3-pytest python3-pytest-xdist python3-aiosmtpd python3-dkim python3-dnslib opendkim-tools
       swaks mutt msmtp procps iproute2
       isync fetchmail
-      postfix"
+      postfix libsasl2-modules"
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then
 	SUDO="sudo"

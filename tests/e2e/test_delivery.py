@@ -447,3 +447,26 @@ def test_postfix_peer_receives_it_intact_and_dkim_verifies(outbound, tmp_path):
     results = run_opendkim(tmp_path, records, [("good", raw), ("bad", tampered)])
     assert results["good"][0] == 0, results["good"]
     assert results["bad"][0] != 0, results["bad"]
+
+
+def test_smarthost_is_a_postfix_with_auth(outbound, tmp_path):
+    from postfix_peer import PostfixPeer
+    peer = PostfixPeer(tmp_path / "pf", address="127.0.0.6", port=outbound.port,
+                       domains=["far.test"], tls=True, auth_users={"relay": "pf pass"},
+                       require_auth=True)
+    peer.start()
+    try:
+        authfile = tmp_path / "relay.auth"
+        authfile.write_text("relay:pf pass\n")
+        authfile.chmod(0o600)
+        outbound.postane.configure(delivery={"smarthost": f"127.0.0.6:{outbound.port}",
+                                             "smarthost_auth_file": str(authfile)})
+        outbound.postane.start()
+        outbound.submit("kim@far.test", subject="via smarthost")
+        [raw] = peer.messages(timeout=30, count=1)
+    finally:
+        peer.stop()
+    assert b"Subject: via smarthost" in raw
+    # Postfix records the authenticated submission in its Received: header.
+    assert b"Authenticated sender" in raw or b"ESMTPSA" in raw
+    outbound.wait_queue_empty()
