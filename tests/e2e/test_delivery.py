@@ -470,3 +470,58 @@ def test_smarthost_is_a_postfix_with_auth(outbound, tmp_path):
     # Postfix records the authenticated submission in its Received: header.
     assert b"Authenticated sender" in raw or b"ESMTPSA" in raw
     outbound.wait_queue_empty()
+
+
+def test_eight_bit_message_to_a_seven_bit_peer_bounces(outbound):
+    mx1 = outbound.sink("127.0.0.2", extensions=("SIZE", "PIPELINING", "ENHANCEDSTATUSCODES"))
+    outbound.postane.start()
+    s = outbound.postane.submission(user=ALICE)
+    msg = (f"From: {ALICE}\r\nTo: bob@remote.test\r\nSubject: caf\u00e9\r\n"
+           "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n"
+           "\r\nCaf\u00e9 cr\u00e8me\r\n").encode()
+    s.sendmail(ALICE, ["bob@remote.test"], msg, mail_options=["BODY=8BITMIME"])
+    s.quit()
+    [dsn] = inbox_dsns(outbound.postane)
+    [block] = delivery_status(dsn)
+    assert block["status"] == "5.6.3"
+    assert mx1.messages == []
+    outbound.wait_queue_empty()
+
+
+def test_eight_bit_message_goes_with_body_8bitmime(outbound):
+    mx1 = outbound.sink("127.0.0.2")
+    outbound.postane.start()
+    s = outbound.postane.submission(user=ALICE)
+    msg = (f"From: {ALICE}\r\nTo: bob@remote.test\r\nSubject: 8bit\r\n"
+           "\r\nCaf\u00e9\r\n").encode()
+    s.sendmail(ALICE, ["bob@remote.test"], msg, mail_options=["BODY=8BITMIME"])
+    s.quit()
+    [t] = mx1.wait(1, timeout=20)
+    assert "BODY=8BITMIME" in t.mail_options
+    assert t.data.endswith("Caf\u00e9\r\n".encode())
+
+
+def test_ipv6_mx_address(outbound):
+    outbound.dns.update({"six.test": [("MX", 10, "mx6.six.test")],
+                         "mx6.six.test": [("AAAA", "::1")]})
+    try:
+        sink6 = outbound.sink("::1")
+    except OSError as e:
+        pytest.skip(f"no IPv6 loopback here: {e}")
+    outbound.postane.start()
+    outbound.submit("ann@six.test", subject="v6")
+    [t] = sink6.wait(1, timeout=20)
+    assert t.rcpt_tos == ["ann@six.test"]
+
+
+def test_concurrency_per_domain_is_bounded(outbound):
+    mx1 = outbound.sink("127.0.0.2")
+    outbound.postane.set_config("delivery", "concurrency_per_domain", 2)
+    outbound.postane.start()
+    outbound.postane.cli("queue", "list")
+    for i in range(12):
+        outbound.submit(f"r{i}@remote.test", subject=f"c{i}")
+    got = mx1.wait(12, timeout=30)
+    assert len(got) == 12
+    assert 1 <= mx1.max_parallel <= 2
+    outbound.wait_queue_empty()
