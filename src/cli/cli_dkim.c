@@ -2,10 +2,13 @@
  * dns records DOMAIN` (every DNS record a mail domain needs, ready to paste
  * into a zone file). Private keys are only touched through dkim_sign.h. */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "core/buf.h"
@@ -138,6 +141,23 @@ static int dkim_keygen_cmd(const struct config *cfg, int argc, char **argv)
 	if (dkim_keygen(dir, domain, sel, algorithm, &rec, err, sizeof(err)) < 0) {
 		buf_free(&rec);
 		return cli_error("dkim keygen: %s", err);
+	}
+	/* Run as root for a server that drops to [server] user: that user must
+	 * be able to read the key. */
+	if (geteuid() == 0 && cfg->run_as[0] != '\0') {
+		struct passwd *pw = getpwnam(cfg->run_as);
+		char path[4096];
+		if (pw == NULL)
+			return cli_error("dkim keygen: [server] user %s: no such user", cfg->run_as);
+		const char *paths[3] = {dir, NULL, NULL};
+		char ddir[4096];
+		snprintf(ddir, sizeof(ddir), "%s/%s", dir, domain);
+		snprintf(path, sizeof(path), "%s/%s.%s.key", ddir, sel, algorithm);
+		paths[1] = ddir;
+		paths[2] = path;
+		for (int i = 0; i < 3; i++)
+			if (chown(paths[i], pw->pw_uid, pw->pw_gid) < 0)
+				return cli_error("dkim keygen: chown %s: %s", paths[i], strerror(errno));
 	}
 	printf("; postane: new %s key for %s, selector %s: %s/%s/%s.%s.key\n",
 	       strcmp(algorithm, "rsa") == 0 ? "RSA 2048-bit" : "Ed25519", domain, sel, dir, domain,

@@ -595,10 +595,7 @@ struct queue_runner *queue_runner_start(const struct config *cfg, struct store *
 		goto fail;
 	}
 	char dir[4096];
-	if (cfg->dkim_dir[0] != '\0')
-		snprintf(dir, sizeof(dir), "%s", cfg->dkim_dir);
-	else
-		snprintf(dir, sizeof(dir), "%s/dkim", cfg->data_dir);
+	dkim_keyring_dir(cfg->dkim_dir, cfg->data_dir, dir, sizeof(dir));
 	q->dkim = dkim_keyring_load(dir, err, errlen);
 	if (q->dkim == NULL)
 		goto fail;

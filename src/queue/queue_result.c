@@ -21,6 +21,7 @@
 #include "queue/dsn.h"
 #include "queue/queue.h"
 #include "queue/queue_private.h"
+#include "smtp/smtp_submit.h"
 #include "store/resolve.h"
 #include "store/store.h"
 
@@ -406,6 +407,29 @@ void queue_job_failed(struct queue_runner *q, struct qjob *j, bool permanent, co
 
 /* ------------------------------------------------------------ sending */
 
+/* The domain to sign for: the From: header's (what DMARC aligns with) when
+ * we have a key for it, else the envelope sender's. */
+static bool signing_domain(struct queue_runner *q, const struct qjob *j, const char *msg,
+			   size_t len, char *out, size_t outlen)
+{
+	size_t hend = submit_header_end(msg, len);
+	struct submit_headers *h = xcalloc(1, sizeof(*h));
+	submit_scan_headers(msg, hend > 0 ? hend : len, h);
+	bool found = false;
+	for (unsigned i = 0; i < h->naddrs && !found; i++) {
+		snprintf(out, outlen, "%s", domain_of(h->addrs[i]));
+		ascii_lower(out);
+		found = dkim_keyring_has(q->dkim, out);
+	}
+	free(h);
+	if (!found && j->sender[0] != '\0') {
+		snprintf(out, outlen, "%s", domain_of(j->sender));
+		ascii_lower(out);
+		found = dkim_keyring_has(q->dkim, out);
+	}
+	return found;
+}
+
 int queue_send_job(struct queue_runner *q, struct agent *a, struct qjob *j, const char *where)
 {
 	snprintf(a->where, sizeof(a->where), "%s", where);
@@ -418,15 +442,16 @@ int queue_send_job(struct queue_runner *q, struct agent *a, struct qjob *j, cons
 		return -1;
 	}
 	buf_init(&a->prefix, 0);
-	const char *sdom = domain_of(j->sender);
-	if (j->sender[0] != '\0' && dkim_keyring_has(q->dkim, sdom)) {
-		a->maplen = (size_t)j->size;
-		a->map = a->maplen > 0 ? mmap(NULL, a->maplen, PROT_READ, MAP_PRIVATE, a->fd, 0) : NULL;
-		char err[256];
-		if (a->map == MAP_FAILED ||
-		    dkim_keyring_sign(q->dkim, sdom, a->map, a->maplen, time(NULL), &a->prefix, err,
+	char sdom[256];
+	a->maplen = (size_t)j->size;
+	a->map = a->maplen > 0 ? mmap(NULL, a->maplen, PROT_READ, MAP_PRIVATE, a->fd, 0) : NULL;
+	if (a->map != MAP_FAILED && a->map != NULL &&
+	    signing_domain(q, j, a->map, a->maplen, sdom, sizeof(sdom))) {
+		char err[256] = "";
+		if (dkim_keyring_sign(q->dkim, sdom, a->map, a->maplen, time(NULL), &a->prefix, err,
 				      sizeof(err)) < 0)
-			log_warn("queue", j->qid, "DKIM signing for %s failed; sending unsigned", sdom);
+			log_warn("queue", j->qid, "DKIM signing for %s failed (%s); sending unsigned",
+				 sdom, err);
 	}
 	a->crcpt = xcalloc(j->n, sizeof(*a->crcpt));
 	for (size_t i = 0; i < j->n; i++) {
