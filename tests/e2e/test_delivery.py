@@ -525,3 +525,18 @@ def test_concurrency_per_domain_is_bounded(outbound):
     assert len(got) == 12
     assert 1 <= mx1.max_parallel <= 2
     outbound.wait_queue_empty()
+
+
+def test_delay_warning_once_while_still_retrying(outbound):
+    outbound.postane.configure(delivery={"delay_warning": 1, "retry_schedule": "1"})
+    outbound.postane.start()
+    outbound.submit("bob@remote.test", subject="slow")  # no MX listens
+    [dsn] = inbox_dsns(outbound.postane, timeout=30)
+    assert "Delayed" in str(dsn["Subject"])
+    [block] = delivery_status(dsn)
+    assert block["action"] == "delayed"
+    assert block["status"].startswith("4.")
+    assert "will-retry-until" in block
+    # Still queued, and warned only once however many retries follow.
+    outbound.wait_rcpt_state("bob@remote.test", lambda st, att, err: st == 0 and att >= 3)
+    assert len(outbound.postane.wait_messages("alice", 1)) == 1
