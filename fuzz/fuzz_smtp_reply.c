@@ -32,7 +32,8 @@ static size_t render(const char *in, size_t len, size_t step, char *out, size_t 
 			struct smtp_reply r;
 			size_t used;
 			const char *why;
-			enum smtp_reply_status st = smtp_reply_parse(p, chunk + off, n - off, &used, &r, &why);
+			enum smtp_reply_status st =
+			    smtp_reply_parse(p, chunk + off, n - off, &used, &r, &why);
 			assert(used <= n - off);
 			off += used;
 			if (st == SMTP_REPLY_ERROR) {
@@ -50,13 +51,15 @@ static size_t render(const char *in, size_t len, size_t step, char *out, size_t 
 			assert(r.code >= 200 && r.code <= 599);
 			assert(r.nlines >= 1 && r.nlines <= lim.max_lines);
 			assert(strlen(r.enhanced) < SMTP_ENHANCED_MAX);
-			assert(r.enhanced[0] == '\0' || (unsigned)(r.enhanced[0] - '0') == r.code / 100);
+			assert(r.enhanced[0] == '\0' ||
+			       (unsigned)(r.enhanced[0] - '0') == r.code / 100);
 			int k = snprintf(out + o, cap - o, "%u|%s", r.code, r.enhanced);
 			o += k > 0 ? (size_t)k : 0;
 			for (unsigned l = 0; l < r.nlines && o < cap; l++) {
 				size_t ll = strlen(r.lines[l]);
 				assert(ll + 4 <= lim.max_line);
-				assert(strchr(r.lines[l], '\r') == NULL && strchr(r.lines[l], '\n') == NULL);
+				assert(strchr(r.lines[l], '\r') == NULL &&
+				       strchr(r.lines[l], '\n') == NULL);
 				k = snprintf(out + o, cap - o, "|%s", r.lines[l]);
 				o += k > 0 ? (size_t)k : 0;
 			}

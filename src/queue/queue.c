@@ -322,6 +322,15 @@ static void on_ready(void *ctx, struct smtp_client *cl, bool ok,
 			 a->port, a->last_error);
 		smtp_client_abort(cl);
 		a->cl = NULL;
+		/* Opportunistic TLS that failed (old or broken server): the same
+		 * host once more in plaintext, as other MTAs do. */
+		bool tls_optional = !a->q->smarthost && !a->q->cfg->tls_required;
+		if (st->tls && tls_optional && !a->plaintext) {
+			a->plaintext = true;
+			agent_next_host(a);
+			return;
+		}
+		a->plaintext = false;
 		a->ai++;
 		agent_next_host(a);
 		return;
@@ -368,7 +377,7 @@ static void agent_next_host(struct agent *a)
 	a->port = port;
 	struct smtp_client_opts o = {
 		.helo_name = q->cfg->hostname,
-		.tls = q->tls,
+		.tls = a->plaintext ? NULL : q->tls,
 		.tls_required = q->smarthost || q->cfg->tls_required,
 		.tls_verify = q->cfg->tls_required,
 		.implicit_tls = q->smarthost && q->sh_implicit,
@@ -434,6 +443,7 @@ static void on_sent(void *ctx, struct smtp_client *cl, struct smtp_client_msg *m
 			return;
 		}
 		a->ai++;
+		a->plaintext = false;
 		agent_next_host(a);
 		return;
 	}

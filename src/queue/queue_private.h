@@ -63,6 +63,7 @@ struct agent {
 	struct dns_target *targets;
 	size_t ntargets, ti, ai;
 	bool route_perm;
+	bool plaintext; /* this address again without STARTTLS (its TLS failed) */
 	char route_status[16];
 	struct smtp_client *cl;
 	char host[256];

@@ -23,25 +23,25 @@
 #include "core/util.h"
 #include "tls/tls.h"
 
-#define IN_MAX (256 * 1024)       /* input buffer hard maximum */
-#define READ_LIMIT (64 * 1024)    /* bytes read per pass (the parser drains them) */
-#define OUT_HIGH (256 * 1024)     /* stop producing message content above this */
-#define CHUNK (16 * 1024)         /* message bytes read from the file per step */
-#define PUMP_ROUNDS 8             /* produce/flush rounds per pass (fairness) */
-#define QUIT_TIMEOUT 10           /* seconds */
-#define ADDR_MAX 512              /* longest address we send */
-#define CRED_MAX 256              /* longest AUTH user name or password */
+#define IN_MAX (256 * 1024)    /* input buffer hard maximum */
+#define READ_LIMIT (64 * 1024) /* bytes read per pass (the parser drains them) */
+#define OUT_HIGH (256 * 1024)  /* stop producing message content above this */
+#define CHUNK (16 * 1024)      /* message bytes read from the file per step */
+#define PUMP_ROUNDS 8	       /* produce/flush rounds per pass (fairness) */
+#define QUIT_TIMEOUT 10	       /* seconds */
+#define ADDR_MAX 512	       /* longest address we send */
+#define CRED_MAX 256	       /* longest AUTH user name or password */
 
 enum client_state {
 	CS_CONNECTING, /* TCP connect in progress */
-	CS_TLS,        /* TLS handshake (implicit TLS, or after STARTTLS) */
+	CS_TLS,	       /* TLS handshake (implicit TLS, or after STARTTLS) */
 	CS_GREETING,   /* waiting for 220 */
 	CS_EHLO,       /* EHLO sent */
 	CS_HELO,       /* EHLO refused, HELO sent */
 	CS_STARTTLS,   /* STARTTLS sent */
 	CS_AUTH,       /* AUTH exchange in progress */
 	CS_READY,      /* idle, no transaction */
-	CS_TXN,        /* RSET/MAIL/RCPT/DATA replies outstanding */
+	CS_TXN,	       /* RSET/MAIL/RCPT/DATA replies outstanding */
 	CS_DATA_SEND,  /* streaming the message content */
 	CS_DATA_END,   /* content sent, waiting for the final reply */
 	CS_QUIT,       /* QUIT sent; freed when answered */
@@ -49,8 +49,8 @@ enum client_state {
 };
 
 static const char *const state_names[] = {
-	"CONNECTING", "TLS",  "GREETING", "EHLO",     "HELO",     "STARTTLS", "AUTH",
-	"READY",      "TXN",  "DATA_SEND", "DATA_END", "QUIT",    "CLOSED",
+    "CONNECTING", "TLS", "GREETING",  "EHLO",	  "HELO", "STARTTLS", "AUTH",
+    "READY",	  "TXN", "DATA_SEND", "DATA_END", "QUIT", "CLOSED",
 };
 
 enum expect_kind { EXP_RSET, EXP_MAIL, EXP_RCPT, EXP_DATA };
@@ -69,22 +69,22 @@ struct txn {
 	struct smtp_client_msg *m;
 	smtp_client_done_cb *cb;
 	void *ctx;
-	unsigned char *rstate;       /* enum rcpt_state per recipient */
-	struct expect *q;            /* replies expected, in order */
+	unsigned char *rstate; /* enum rcpt_state per recipient */
+	struct expect *q;      /* replies expected, in order */
 	size_t qhead, qtail;
-	size_t next_rcpt;            /* next recipient to send (lock-step mode) */
+	size_t next_rcpt; /* next recipient to send (lock-step mode) */
 	size_t naccepted;
 	bool rset_sent, mail_sent, data_sent;
 	bool mail_ok;
-	bool failed;                 /* MAIL refused: m->status holds the reply */
+	bool failed; /* MAIL refused: m->status holds the reply */
 	enum smtp_client_result fail_result;
-	bool dummy_data;             /* 354 with nobody accepted: sent "." alone */
-	bool utf8;                   /* SMTPUTF8 parameter */
+	bool dummy_data; /* 354 with nobody accepted: sent "." alone */
+	bool utf8;	 /* SMTPUTF8 parameter */
 	/* content streaming */
 	size_t prefix_off;
 	uint64_t file_off;
-	bool bol;                    /* at the beginning of a line */
-	char last[2];                /* the last two content bytes */
+	bool bol;     /* at the beginning of a line */
+	char last[2]; /* the last two content bytes */
 	uint64_t streamed;
 };
 
@@ -93,17 +93,17 @@ struct smtp_client {
 	char id[64];
 	enum client_state state;
 	struct conn conn;
-	bool open;                  /* conn holds a socket */
+	bool open; /* conn holds a socket */
 	struct watcher w;
-	int tfd;                    /* timerfd for deadlines and deferred callbacks */
+	int tfd; /* timerfd for deadlines and deferred callbacks */
 	struct watcher tw;
-	uint64_t deadline;          /* ms; 0 = none */
-	uint64_t armed;             /* when the timerfd fires; 0 = disarmed */
-	unsigned busy;              /* inside our own watcher callbacks */
-	bool released;              /* quit/abort called: no more callbacks */
+	uint64_t deadline; /* ms; 0 = none */
+	uint64_t armed;	   /* when the timerfd fires; 0 = disarmed */
+	unsigned busy;	   /* inside our own watcher callbacks */
+	bool released;	   /* quit/abort called: no more callbacks */
 
 	char host[256];
-	char peer[320];             /* "host[ip]:port" */
+	char peer[320]; /* "host[ip]:port" */
 	char *helo_name;
 	char *auth_user, *auth_pass;
 	struct tls_client *tls;
@@ -113,10 +113,10 @@ struct smtp_client {
 	struct smtp_reply_parser *parser;
 	struct smtp_ehlo ehlo;
 	bool esmtp;
-	bool tls_done;              /* STARTTLS (or implicit TLS) completed */
+	bool tls_done; /* STARTTLS (or implicit TLS) completed */
 	char tls_info[200];
 	unsigned auth_step;
-	bool need_rset;             /* the last transaction was left open */
+	bool need_rset; /* the last transaction was left open */
 
 	smtp_client_ready_cb *ready_cb;
 	void *ready_ctx;
@@ -166,7 +166,7 @@ static void set_deadline(struct smtp_client *c, unsigned secs)
 
 static void set_status(struct smtp_client_status *st, int code, const char *enhanced,
 		       const char *stage, bool tls, const char *fmt, ...)
-	__attribute__((format(printf, 6, 7)));
+    __attribute__((format(printf, 6, 7)));
 
 static void set_status(struct smtp_client_status *st, int code, const char *enhanced,
 		       const char *stage, bool tls, const char *fmt, ...)
@@ -238,7 +238,7 @@ size_t smtp_xtext_encode(const char *in, char *out, size_t outlen)
 /* Queue one command line. `shown` is what the log shows instead of the
  * line (AUTH), or NULL for the line itself. */
 static void send_line(struct smtp_client *c, const char *shown, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static void send_line(struct smtp_client *c, const char *shown, const char *fmt, ...)
 {
@@ -295,6 +295,16 @@ static bool address_sendable(const char *s)
 	return n <= ADDR_MAX;
 }
 
+/* Our own name for EHLO/HELO: one printable word. */
+static bool helo_valid(const char *s)
+{
+	size_t n = 0;
+	for (; s[n] != '\0'; n++)
+		if ((unsigned char)s[n] <= ' ' || (unsigned char)s[n] >= 0x7f)
+			return false;
+	return n > 0 && n <= 255;
+}
+
 static bool notify_valid(const char *s)
 {
 	if (*s == '\0' || strlen(s) > 64)
@@ -318,12 +328,20 @@ static void close_conn(struct smtp_client *c)
 	set_state(c, CS_CLOSED);
 }
 
+static void client_free_memory(void *arg)
+{
+	free(arg);
+}
+
+/* Release everything now, the memory itself after the loop's current pass:
+ * events for our watchers may still be queued in it. */
 static void client_free(struct smtp_client *c)
 {
 	close_conn(c);
 	loop_unwatch(c->loop, &c->tw);
 	if (c->tfd >= 0)
 		close(c->tfd);
+	c->tfd = -1;
 	smtp_reply_parser_free(&c->parser);
 	free(c->txn.rstate);
 	free(c->txn.q);
@@ -336,7 +354,7 @@ static void client_free(struct smtp_client *c)
 		explicit_bzero(c->auth_pass, strlen(c->auth_pass));
 		free(c->auth_pass);
 	}
-	free(c);
+	loop_defer(c->loop, client_free_memory, c);
 }
 
 /* Leave one of our watcher callbacks: free the client if it was given up
@@ -374,7 +392,7 @@ static void txn_finish(struct smtp_client *c, enum smtp_client_result result)
 	char desc[SMTP_CLIENT_TEXT_MAX + 64];
 	smtp_client_status_str(&m->status, desc, sizeof(desc));
 	log_info("smtp-client", c->id, "to %s: %s: %s", c->peer,
-		 result == SMTP_CLIENT_OK         ? "done"
+		 result == SMTP_CLIENT_OK	  ? "done"
 		 : result == SMTP_CLIENT_TEMPFAIL ? "deferred"
 						  : "failed",
 		 log_escaped(0, desc, strlen(desc)));
@@ -386,13 +404,13 @@ static void ready_finish(struct smtp_client *c, bool ok)
 {
 	c->deadline = 0;
 	if (ok) {
-		log_info("smtp-client", c->id, "ready: %s%s%s%s", c->peer,
-			 c->tls_done ? " (" : "", c->tls_done ? c->tls_info : "",
-			 c->tls_done ? ")" : "");
+		log_info("smtp-client", c->id, "ready: %s%s%s%s", c->peer, c->tls_done ? " (" : "",
+			 c->tls_done ? c->tls_info : "", c->tls_done ? ")" : "");
 	} else {
 		char desc[SMTP_CLIENT_TEXT_MAX + 64];
 		smtp_client_status_str(&c->status, desc, sizeof(desc));
-		log_info("smtp-client", c->id, "%s: %s", c->peer, log_escaped(0, desc, strlen(desc)));
+		log_info("smtp-client", c->id, "%s: %s", c->peer,
+			 log_escaped(0, desc, strlen(desc)));
 	}
 	if (!c->released && c->ready_cb != NULL) {
 		smtp_client_ready_cb *cb = c->ready_cb;
@@ -435,7 +453,8 @@ static void connection_failed(struct smtp_client *c)
 	if (st != CS_QUIT) {
 		char desc[SMTP_CLIENT_TEXT_MAX + 64];
 		smtp_client_status_str(&c->status, desc, sizeof(desc));
-		log_info("smtp-client", c->id, "%s: %s", c->peer, log_escaped(0, desc, strlen(desc)));
+		log_info("smtp-client", c->id, "%s: %s", c->peer,
+			 log_escaped(0, desc, strlen(desc)));
 	}
 }
 
@@ -563,8 +582,8 @@ static void start_tls(struct smtp_client *c)
 {
 	if (c->conn.in.len > 0)
 		log_info("smtp-client", c->id,
-			 "discarded %zu byte(s) sent by %s after its STARTTLS reply", c->conn.in.len,
-			 c->peer);
+			 "discarded %zu byte(s) sent by %s after its STARTTLS reply",
+			 c->conn.in.len, c->peer);
 	if (tls_conn_start_client(&c->conn, c->tls, c->host, c->tls_required && c->tls_verify) <
 	    0) {
 		set_status(&c->status, 421, "4.7.5", "TLS", true, "cannot start TLS with %s",
@@ -674,7 +693,7 @@ static void ready_or_auth(struct smtp_client *c)
 		return;
 	}
 	if (!c->tls_done) {
-		set_status(&c->status, 421, "4.7.0", "AUTH", true,
+		set_status(&c->status, 421, "4.7.0", "AUTH", false,
 			   "refusing to authenticate to %s without TLS", c->peer);
 		connection_failed(c);
 		return;
@@ -736,7 +755,6 @@ static void reply_setup(struct smtp_client *c, const struct smtp_reply *r)
 		if (r->code == 250) {
 			c->esmtp = true;
 			smtp_ehlo_parse(r, &c->ehlo);
-			c->status.code = 0;
 			status_from_reply(&c->status, r, "EHLO");
 			after_ehlo(c);
 			return;
@@ -1200,7 +1218,7 @@ static void process_input(struct smtp_client *c)
 		size_t used;
 		const char *why;
 		enum smtp_reply_status st =
-			smtp_reply_parse(c->parser, c->conn.in.data, c->conn.in.len, &used, &r, &why);
+		    smtp_reply_parse(c->parser, c->conn.in.data, c->conn.in.len, &used, &r, &why);
 		buf_consume(&c->conn.in, used);
 		if (st == SMTP_REPLY_ERROR) {
 			fail_protocol(c, why);
@@ -1392,11 +1410,12 @@ struct smtp_client *smtp_client_connect(struct loop *loop, const struct sockaddr
 	if (o->log_id != NULL)
 		snprintf(c->id, sizeof(c->id), "%s", o->log_id);
 	else
-		snprintf(c->id, sizeof(c->id), "C%06X", (atomic_fetch_add(&next_id, 1) + 1) & 0xffffffu);
+		snprintf(c->id, sizeof(c->id), "C%06X",
+			 (atomic_fetch_add(&next_id, 1) + 1) & 0xffffffu);
 	snprintf(c->host, sizeof(c->host), "%s", host != NULL ? host : "");
 	describe_peer(c, addr, host != NULL && host[0] != '\0' ? host : "unknown");
-	c->helo_name = xstrdup(o->helo_name != NULL && o->helo_name[0] != '\0' ? o->helo_name
-										 : "localhost");
+	c->helo_name =
+	    xstrdup(o->helo_name != NULL && o->helo_name[0] != '\0' ? o->helo_name : "localhost");
 	c->tls = o->tls;
 	c->tls_required = o->tls_required;
 	c->tls_verify = o->tls_verify;
@@ -1411,18 +1430,19 @@ struct smtp_client *smtp_client_connect(struct loop *loop, const struct sockaddr
 	loop_watch(loop, &c->tw, tfd, LOOP_READ, timer_io, c);
 	loop_watch(loop, &c->w, fd, 0, client_io, c);
 
-	bool bad_opts = (c->tls == NULL && (c->tls_required || c->implicit_tls)) ||
+	bool bad_opts = !helo_valid(c->helo_name) ||
+			(c->tls == NULL && (c->tls_required || c->implicit_tls)) ||
 			(o->auth_user != NULL && o->auth_pass == NULL) ||
-			(o->auth_user != NULL && (strlen(o->auth_user) > CRED_MAX ||
-						  strlen(o->auth_pass) > CRED_MAX));
+			(o->auth_user != NULL &&
+			 (strlen(o->auth_user) > CRED_MAX || strlen(o->auth_pass) > CRED_MAX));
 	if (!bad_opts && o->auth_user != NULL) {
 		c->auth_user = xstrdup(o->auth_user);
 		c->auth_pass = xstrdup(o->auth_pass);
 	}
 	if (bad_opts) {
-		set_status(&c->status, 451, "4.3.5", "connect", c->tls == NULL, "%s",
-			   "client misconfigured (TLS required without a TLS context, or bad AUTH "
-			   "credentials)");
+		set_status(&c->status, 451, "4.3.5", "connect", false, "%s",
+			   "client misconfigured (bad HELO name, TLS required without a TLS "
+			   "context, or bad AUTH credentials)");
 		close_conn(c);
 		schedule_async(c, ASYNC_READY_FAIL);
 		return c;
@@ -1484,7 +1504,8 @@ void smtp_client_send(struct smtp_client *c, struct smtp_client_msg *m, smtp_cli
 	} else if (c->ehlo.size && c->ehlo.size_max > 0 && total > c->ehlo.size_max) {
 		set_status(&m->status, 552, "5.3.4", "local", false,
 			   "message size %llu exceeds size limit %llu of %s",
-			   (unsigned long long)total, (unsigned long long)c->ehlo.size_max, c->peer);
+			   (unsigned long long)total, (unsigned long long)c->ehlo.size_max,
+			   c->peer);
 		why = "size";
 	} else if (utf8 && !c->ehlo.smtputf8) {
 		set_status(&m->status, 554, "5.6.7", "local", false,
@@ -1492,7 +1513,8 @@ void smtp_client_send(struct smtp_client *c, struct smtp_client_msg *m, smtp_cli
 		why = "smtputf8";
 	} else if (m->body_8bit && !c->ehlo.eightbitmime) {
 		set_status(&m->status, 554, "5.6.3", "local", false,
-			   "8-bit content needs conversion, but %s does not offer 8BITMIME", c->peer);
+			   "8-bit content needs conversion, but %s does not offer 8BITMIME",
+			   c->peer);
 		why = "8bitmime";
 	}
 	if (why != NULL) {
@@ -1508,7 +1530,7 @@ void smtp_client_send(struct smtp_client *c, struct smtp_client_msg *m, smtp_cli
 		if (a == NULL || a[0] == '\0' || !address_sendable(a)) {
 			set_status(&st, 553, "5.1.3", "local", false, "invalid recipient address");
 		} else if (is_8bit(a) && !c->ehlo.smtputf8) {
-			set_status(&st, 553, "5.6.7",  "local", false,
+			set_status(&st, 553, "5.6.7", "local", false,
 				   "SMTPUTF8 is required, but was not offered by %s", c->peer);
 		} else {
 			usable++;

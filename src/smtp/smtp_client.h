@@ -50,7 +50,7 @@ struct tls_client;
 
 /* An outcome: what the server said, or what the client concluded itself. */
 struct smtp_client_status {
-	int code;                         /* 2xx, 4xx or 5xx; 0 = no outcome yet */
+	int code;			  /* 2xx, 4xx or 5xx; 0 = no outcome yet */
 	char enhanced[SMTP_ENHANCED_MAX]; /* "5.1.1"; always set for our own outcomes */
 	/* One printable line (control bytes and invalid UTF-8 replaced):
 	 * the server's reply text without code and enhanced code, or our
@@ -76,7 +76,7 @@ struct smtp_client_status {
 size_t smtp_client_status_str(const struct smtp_client_status *st, char *out, size_t outlen);
 
 struct smtp_client_opts {
-	const char *helo_name;  /* our host name for EHLO/HELO (required) */
+	const char *helo_name; /* our host name for EHLO/HELO (required) */
 	/* TLS client context; NULL: never STARTTLS (then tls_required,
 	 * tls_verify and implicit_tls must be false). Must stay valid while
 	 * the client lives. */
@@ -125,10 +125,10 @@ struct smtp_client_msg {
 	const char *sender; /* "local@domain", or "" for the null sender */
 	struct smtp_client_rcpt *rcpts;
 	size_t nrcpt;
-	const char *ret;    /* DSN RET: "FULL", "HDRS" or NULL */
-	const char *envid;  /* DSN ENVID, not encoded (the client xtext-encodes it), or NULL */
-	bool body_8bit;     /* needs BODY=8BITMIME */
-	bool smtputf8;      /* needs SMTPUTF8 (also assumed for non-ASCII addresses) */
+	const char *ret;   /* DSN RET: "FULL", "HDRS" or NULL */
+	const char *envid; /* DSN ENVID, not encoded (the client xtext-encodes it), or NULL */
+	bool body_8bit;	   /* needs BODY=8BITMIME */
+	bool smtputf8;	   /* needs SMTPUTF8 (also assumed for non-ASCII addresses) */
 	/* Sent before the file, e.g. DKIM-Signature: headers; CRLF line ends. */
 	const char *prefix;
 	size_t prefix_len;
@@ -174,8 +174,8 @@ typedef void smtp_client_done_cb(void *ctx, struct smtp_client *c, struct smtp_c
  * set); every other failure comes through cb. */
 struct smtp_client *smtp_client_connect(struct loop *loop, const struct sockaddr *addr,
 					socklen_t addrlen, const char *host,
-					const struct smtp_client_opts *opts, smtp_client_ready_cb *cb,
-					void *ctx);
+					const struct smtp_client_opts *opts,
+					smtp_client_ready_cb *cb, void *ctx);
 
 /* Run one mail transaction for `m`, which (with its strings, prefix and
  * file) must stay valid and untouched until cb. Call it after a successful
@@ -206,7 +206,9 @@ const char *smtp_client_peer(const struct smtp_client *c);
  * same as smtp_client_abort(). Accepts NULL. The loop must keep running
  * for the QUIT to complete. */
 void smtp_client_quit(struct smtp_client *c);
-/* Close the connection now and free the client. Accepts NULL. */
+/* Close the connection now and free the client. Accepts NULL. Its memory
+ * goes back after the loop's current pass (loop_defer), as events for it
+ * may still be queued there. */
 void smtp_client_abort(struct smtp_client *c);
 
 /* RFC 3461 4 xtext: printable ASCII except '+' and '=' as is, everything

@@ -172,8 +172,8 @@ static enum smtp_reply_status finish_line(struct smtp_reply_parser *p, const cha
 	return last ? SMTP_REPLY_DONE : SMTP_REPLY_MORE;
 }
 
-enum smtp_reply_status smtp_reply_parse(struct smtp_reply_parser *p, const void *data,
-					size_t len, size_t *used_r, struct smtp_reply *reply_r,
+enum smtp_reply_status smtp_reply_parse(struct smtp_reply_parser *p, const void *data, size_t len,
+					size_t *used_r, struct smtp_reply *reply_r,
 					const char **error_r)
 {
 	const char *in = data;
@@ -288,10 +288,10 @@ static unsigned auth_mechs(const char *s)
 		const char *name;
 		unsigned bit;
 	} mechs[] = {
-		{"PLAIN", SMTP_AUTH_PLAIN},
-		{"LOGIN", SMTP_AUTH_LOGIN},
-		{"CRAM-MD5", SMTP_AUTH_CRAM_MD5},
-		{"XOAUTH2", SMTP_AUTH_XOAUTH2},
+	    {"PLAIN", SMTP_AUTH_PLAIN},
+	    {"LOGIN", SMTP_AUTH_LOGIN},
+	    {"CRAM-MD5", SMTP_AUTH_CRAM_MD5},
+	    {"XOAUTH2", SMTP_AUTH_XOAUTH2},
 	};
 	unsigned bits = 0;
 	while (*s != '\0') {

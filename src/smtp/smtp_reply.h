@@ -22,7 +22,7 @@
 
 #define SMTP_REPLY_LINE_MAX 2000 /* default bytes per line, CRLF not counted */
 #define SMTP_REPLY_LINES_MAX 100 /* default lines per reply */
-#define SMTP_ENHANCED_MAX 16     /* "5.123.123" plus NUL fits */
+#define SMTP_ENHANCED_MAX 16	 /* "5.123.123" plus NUL fits */
 
 struct smtp_reply_limits {
 	size_t max_line;    /* 0: SMTP_REPLY_LINE_MAX */
@@ -81,14 +81,14 @@ size_t smtp_reply_text(const struct smtp_reply *reply, char *out, size_t outlen)
 struct smtp_ehlo {
 	bool starttls;
 	bool pipelining;
-	bool size;          /* SIZE announced */
-	uint64_t size_max;  /* its limit; 0 = none announced (RFC 1870 4) */
+	bool size;	   /* SIZE announced */
+	uint64_t size_max; /* its limit; 0 = none announced (RFC 1870 4) */
 	bool eightbitmime;
 	bool smtputf8;
 	bool dsn;
 	bool chunking;
 	bool enhancedstatuscodes;
-	bool auth;          /* AUTH announced (possibly as the old "AUTH=" form) */
+	bool auth;	     /* AUTH announced (possibly as the old "AUTH=" form) */
 	unsigned auth_mechs; /* SMTP_AUTH_* */
 };
 

@@ -540,3 +540,49 @@ def test_delay_warning_once_while_still_retrying(outbound):
     # Still queued, and warned only once however many retries follow.
     outbound.wait_rcpt_state("bob@remote.test", lambda st, att, err: st == 0 and att >= 3)
     assert len(outbound.postane.wait_messages("alice", 1)) == 1
+
+
+def test_failed_opportunistic_tls_falls_back_to_plaintext(outbound):
+    import ssl
+    tls_dir = outbound.postane.dir / "tls"
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(tls_dir / "cert.pem", tls_dir / "key.pem")
+    try:  # a server stuck on TLS 1.0, which our client refuses to speak
+        ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
+        ctx.minimum_version = ssl.TLSVersion.TLSv1
+        ctx.maximum_version = ssl.TLSVersion.TLSv1
+    except (ValueError, ssl.SSLError) as e:
+        pytest.skip(f"cannot make a TLS 1.0-only server here: {e}")
+    mx1 = outbound.sink("127.0.0.2", tls_context=ctx)
+    outbound.postane.start()
+    outbound.submit("bob@remote.test", subject="old tls")
+    [t] = mx1.wait(1, timeout=20)
+    assert not t.tls
+    outbound.wait_queue_empty()
+
+
+def test_starttls_used_when_offered(outbound):
+    import ssl
+    tls_dir = outbound.postane.dir / "tls"
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(tls_dir / "cert.pem", tls_dir / "key.pem")
+    mx1 = outbound.sink("127.0.0.2", tls_context=ctx)
+    outbound.postane.start()
+    outbound.submit("bob@remote.test", subject="tls")
+    [t] = mx1.wait(1, timeout=20)
+    assert t.tls and t.tls_version in ("TLSv1.2", "TLSv1.3")
+    # self-signed: used, but logged as unverified
+    assert "unverified" in outbound.postane.log()
+
+
+def test_tls_required_refuses_an_unverified_peer(outbound):
+    import ssl
+    tls_dir = outbound.postane.dir / "tls"
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(tls_dir / "cert.pem", tls_dir / "key.pem")
+    mx1 = outbound.sink("127.0.0.2", tls_context=ctx)
+    outbound.postane.set_config("delivery", "tls_required", "yes")
+    outbound.postane.start()
+    outbound.submit("bob@remote.test", subject="strict")
+    outbound.wait_rcpt_state("bob@remote.test", lambda st, att, err: att >= 1 and st == 0)
+    assert mx1.messages == []

@@ -28,6 +28,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -37,6 +38,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -56,7 +58,7 @@ static char tmpdir[] = "/tmp/postane-smtp-client-XXXXXX";
 static char cert_path[256], key_path[256];
 static SSL_CTX *server_ctx;
 static struct tls_client *tls_untrusting; /* system trust store: the test cert fails */
-static struct tls_client *tls_trusting;   /* trusts the test certificate */
+static struct tls_client *tls_trusting;	  /* trusts the test certificate */
 
 static int group_setup(void **state)
 {
@@ -71,8 +73,7 @@ static int group_setup(void **state)
 		return -1;
 	}
 	server_ctx = SSL_CTX_new(TLS_server_method());
-	if (server_ctx == NULL ||
-	    SSL_CTX_use_certificate_chain_file(server_ctx, cert_path) != 1 ||
+	if (server_ctx == NULL || SSL_CTX_use_certificate_chain_file(server_ctx, cert_path) != 1 ||
 	    SSL_CTX_use_PrivateKey_file(server_ctx, key_path, SSL_FILETYPE_PEM) != 1)
 		return -1;
 	if (tls_client_new(NULL, &tls_untrusting, &err) < 0 ||
@@ -139,6 +140,9 @@ struct scenario {
 	bool timed_out;
 	uint64_t deadline;
 	bool send_on_tick; /* send the first message from the tick, not at once */
+	/* Abort rather than QUIT at the end: without a fake server nothing
+	 * would keep the loop running until QUIT completes. */
+	bool abort_at_end;
 	struct smtp_client *ready_client;
 };
 
@@ -157,7 +161,8 @@ static void fake_fail(struct fake *f, const char *fmt, ...)
 static int fake_write(struct fake *f, const char *p, size_t n)
 {
 	while (n > 0) {
-		ssize_t w = f->ssl != NULL ? SSL_write(f->ssl, p, (int)n) : send(f->fd, p, n, MSG_NOSIGNAL);
+		ssize_t w =
+		    f->ssl != NULL ? SSL_write(f->ssl, p, (int)n) : send(f->fd, p, n, MSG_NOSIGNAL);
 		if (w <= 0)
 			return -1;
 		p += w;
@@ -171,13 +176,14 @@ static ssize_t fake_fill(struct fake *f)
 {
 	if (f->inlen == sizeof(f->in))
 		return -1;
-	ssize_t n = f->ssl != NULL ? SSL_read(f->ssl, f->in + f->inlen, (int)(sizeof(f->in) - f->inlen))
-				   : read(f->fd, f->in + f->inlen, sizeof(f->in) - f->inlen);
+	ssize_t n = f->ssl != NULL
+			? SSL_read(f->ssl, f->in + f->inlen, (int)(sizeof(f->in) - f->inlen))
+			: read(f->fd, f->in + f->inlen, sizeof(f->in) - f->inlen);
 	if (n > 0)
 		f->inlen += (size_t)n;
-	if (n < 0 || (f->ssl != NULL && n == 0 &&
-		      SSL_get_error(f->ssl, (int)n) != SSL_ERROR_ZERO_RETURN &&
-		      SSL_get_error(f->ssl, (int)n) != SSL_ERROR_SYSCALL))
+	if (n < 0 ||
+	    (f->ssl != NULL && n == 0 && SSL_get_error(f->ssl, (int)n) != SSL_ERROR_ZERO_RETURN &&
+	     SSL_get_error(f->ssl, (int)n) != SSL_ERROR_SYSCALL))
 		return -1;
 	return n;
 }
@@ -232,7 +238,8 @@ static void fake_data(struct fake *f, bool expect_eof)
 		ssize_t n = fake_fill(f);
 		if (n <= 0) {
 			if (!expect_eof)
-				fake_fail(f, "content ended without CRLF.CRLF (%zu bytes)", f->inlen);
+				fake_fail(f, "content ended without CRLF.CRLF (%zu bytes)",
+					  f->inlen);
 			end = f->inlen;
 			break;
 		}
@@ -283,15 +290,17 @@ static void *fake_run(void *arg)
 				fake_fail(f, "step %zu: write failed", i);
 		} else if (strncmp(st, "C:", 2) == 0) {
 			if (fake_line(f, line, sizeof(line)) < 0)
-				fake_fail(f, "step %zu: wanted \"%s\", got EOF or timeout", i, st + 2);
+				fake_fail(f, "step %zu: wanted \"%s\", got EOF or timeout", i,
+					  st + 2);
 			else if (!line_matches(st + 2, line))
-				fake_fail(f, "step %zu: wanted \"%s\", got \"%s\"", i, st + 2, line);
+				fake_fail(f, "step %zu: wanted \"%s\", got \"%s\"", i, st + 2,
+					  line);
 		} else if (strcmp(st, "D") == 0 || strcmp(st, "D!") == 0) {
 			fake_data(f, st[1] == '!');
 		} else if (strcmp(st, "T") == 0 || strcmp(st, "T!") == 0) {
 			if (f->inlen > 0)
-				fake_fail(f, "step %zu: client sent %zu bytes before the handshake", i,
-					  f->inlen);
+				fake_fail(f, "step %zu: client sent %zu bytes before the handshake",
+					  i, f->inlen);
 			f->ssl = SSL_new(server_ctx);
 			SSL_set_fd(f->ssl, f->fd);
 			int r = SSL_accept(f->ssl);
@@ -360,7 +369,7 @@ static void tick(void *arg)
 
 static void finish_client(struct scenario *sc, struct smtp_client *c, bool polite)
 {
-	if (polite)
+	if (polite && !sc->abort_at_end)
 		smtp_client_quit(c);
 	else
 		smtp_client_abort(c);
@@ -446,6 +455,8 @@ static void scenario_run(struct scenario *sc)
 	sc->c = smtp_client_connect(sc->loop, (struct sockaddr *)&sc->addr, sizeof(sc->addr),
 				    sc->host, &sc->opts, ready_cb, sc);
 	assert_non_null(sc->c);
+	/* Never a callback from inside smtp_client_connect(). */
+	assert_int_equal(sc->ready_calls, 0);
 	loop_run(sc->loop);
 	uint64_t took = now_ms() - start;
 	if (sc->c != NULL)
@@ -527,7 +538,7 @@ static void expect_status(const struct smtp_client_status *st, int code, const c
 #define GREETING "S:220 mx.test ESMTP fake"
 #define EHLO_PLAIN "S:250-mx.test\r\n250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n250 SIZE 1000000"
 #define EHLO_PIPE                                                                                  \
-	"S:250-mx.test\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n"          \
+	"S:250-mx.test\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n"           \
 	"250 SIZE 1000000"
 #define CONTENT "Subject: hi\r\n\r\nHello.\r\n"
 
@@ -537,23 +548,23 @@ static void test_plain_delivery_one_refused(void **state)
 {
 	(void)state;
 	static const char *const script[] = {
-		GREETING,
-		"C:EHLO client.test",
-		EHLO_PLAIN,
-		"C:MAIL FROM:<sender@client.test> SIZE=23",
-		"S:250 2.1.0 Ok",
-		"C:RCPT TO:<a@mx.test>",
-		"S:250 2.1.5 Ok",
-		"C:RCPT TO:<b@mx.test>",
-		"S:550-5.1.1 <b@mx.test>: Recipient address rejected:\r\n550 5.1.1 User unknown",
-		"C:DATA",
-		"S:354 End data with <CR><LF>.<CR><LF>",
-		"D",
-		"S:250 2.0.0 Ok: queued as ABC",
-		"C:QUIT",
-		"S:221 2.0.0 Bye",
-		"E",
-		NULL,
+	    GREETING,
+	    "C:EHLO client.test",
+	    EHLO_PLAIN,
+	    "C:MAIL FROM:<sender@client.test> SIZE=23",
+	    "S:250 2.1.0 Ok",
+	    "C:RCPT TO:<a@mx.test>",
+	    "S:250 2.1.5 Ok",
+	    "C:RCPT TO:<b@mx.test>",
+	    "S:550-5.1.1 <b@mx.test>: Recipient address rejected:\r\n550 5.1.1 User unknown",
+	    "C:DATA",
+	    "S:354 End data with <CR><LF>.<CR><LF>",
+	    "D",
+	    "S:250 2.0.0 Ok: queued as ABC",
+	    "C:QUIT",
+	    "S:221 2.0.0 Bye",
+	    "E",
+	    NULL,
 	};
 	struct scenario sc;
 	scenario_init(&sc, script);
@@ -589,22 +600,22 @@ static void test_pipelining(void **state)
 {
 	(void)state;
 	static const char *const script[] = {
-		GREETING,
-		"C:EHLO client.test",
-		EHLO_PIPE,
-		"C:MAIL FROM:<> SIZE=23",
-		"C:RCPT TO:<a@mx.test>",
-		"C:RCPT TO:<b@mx.test>",
-		"C:RCPT TO:<c@mx.test>",
-		"C:DATA",
-		"S:250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n450 4.2.0 <b@mx.test>: greylisted\r\n"
-		"250 2.1.5 Ok\r\n354 go ahead",
-		"D",
-		"S:250 2.0.0 Ok: queued",
-		"C:QUIT",
-		"S:221 Bye",
-		"E",
-		NULL,
+	    GREETING,
+	    "C:EHLO client.test",
+	    EHLO_PIPE,
+	    "C:MAIL FROM:<> SIZE=23",
+	    "C:RCPT TO:<a@mx.test>",
+	    "C:RCPT TO:<b@mx.test>",
+	    "C:RCPT TO:<c@mx.test>",
+	    "C:DATA",
+	    "S:250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n450 4.2.0 <b@mx.test>: greylisted\r\n"
+	    "250 2.1.5 Ok\r\n354 go ahead",
+	    "D",
+	    "S:250 2.0.0 Ok: queued",
+	    "C:QUIT",
+	    "S:221 Bye",
+	    "E",
+	    NULL,
 	};
 	struct scenario sc;
 	scenario_init(&sc, script);
@@ -630,9 +641,9 @@ static void test_greeting_421(void **state)
 {
 	(void)state;
 	static const char *const script[] = {
-		"S:421-4.3.2 mx.test too busy\r\n421 4.3.2 try again later",
-		"E",
-		NULL,
+	    "S:421-4.3.2 mx.test too busy\r\n421 4.3.2 try again later",
+	    "E",
+	    NULL,
 	};
 	struct scenario sc;
 	scenario_init(&sc, script);
@@ -657,23 +668,23 @@ static void test_greeting_554_and_helo_fallback(void **state)
 
 	/* An old server without EHLO: HELO, and no extensions at all. */
 	static const char *const old[] = {
-		"S:220 old.test SMTP",
-		"C:EHLO client.test",
-		"S:502 command not implemented",
-		"C:HELO client.test",
-		"S:250 old.test",
-		"C:MAIL FROM:<s@client.test>",
-		"S:250 ok",
-		"C:RCPT TO:<a@old.test>",
-		"S:250 ok",
-		"C:DATA",
-		"S:354 go",
-		"D",
-		"S:250 ok",
-		"C:QUIT",
-		"S:221 bye",
-		"E",
-		NULL,
+	    "S:220 old.test SMTP",
+	    "C:EHLO client.test",
+	    "S:502 command not implemented",
+	    "C:HELO client.test",
+	    "S:250 old.test",
+	    "C:MAIL FROM:<s@client.test>",
+	    "S:250 ok",
+	    "C:RCPT TO:<a@old.test>",
+	    "S:250 ok",
+	    "C:DATA",
+	    "S:354 go",
+	    "D",
+	    "S:250 ok",
+	    "C:QUIT",
+	    "S:221 bye",
+	    "E",
+	    NULL,
 	};
 	scenario_init(&sc, old);
 	struct testmsg t;
@@ -693,23 +704,23 @@ static void test_rcpt_450(void **state)
 {
 	(void)state;
 	static const char *const script[] = {
-		GREETING,
-		"C:EHLO client.test",
-		EHLO_PLAIN,
-		"C:MAIL FROM:<s@client.test> SIZE=23",
-		"S:250 2.1.0 Ok",
-		"C:RCPT TO:<a@mx.test>",
-		"S:450 4.2.0 <a@mx.test>: Recipient address rejected: Greylisted",
-		"C:RCPT TO:<b@mx.test>",
-		"S:250 2.1.5 Ok",
-		"C:DATA",
-		"S:354 go",
-		"D",
-		"S:250 2.0.0 Ok",
-		"C:QUIT",
-		"S:221 Bye",
-		"E",
-		NULL,
+	    GREETING,
+	    "C:EHLO client.test",
+	    EHLO_PLAIN,
+	    "C:MAIL FROM:<s@client.test> SIZE=23",
+	    "S:250 2.1.0 Ok",
+	    "C:RCPT TO:<a@mx.test>",
+	    "S:450 4.2.0 <a@mx.test>: Recipient address rejected: Greylisted",
+	    "C:RCPT TO:<b@mx.test>",
+	    "S:250 2.1.5 Ok",
+	    "C:DATA",
+	    "S:354 go",
+	    "D",
+	    "S:250 2.0.0 Ok",
+	    "C:QUIT",
+	    "S:221 Bye",
+	    "E",
+	    NULL,
 	};
 	struct scenario sc;
 	scenario_init(&sc, script);
@@ -730,20 +741,20 @@ static void test_552_at_end_of_data(void **state)
 {
 	(void)state;
 	static const char *const script[] = {
-		GREETING,
-		"C:EHLO client.test",
-		EHLO_PIPE,
-		"C:MAIL FROM:<s@client.test> SIZE=23",
-		"C:RCPT TO:<a@mx.test>",
-		"C:RCPT TO:<b@mx.test>",
-		"C:DATA",
-		"S:250 Ok\r\n250 Ok\r\n250 Ok\r\n354 go",
-		"D",
-		"S:552 5.3.4 Message size exceeds fixed limit",
-		"C:QUIT",
-		"S:221 Bye",
-		"E",
-		NULL,
+	    GREETING,
+	    "C:EHLO client.test",
+	    EHLO_PIPE,
+	    "C:MAIL FROM:<s@client.test> SIZE=23",
+	    "C:RCPT TO:<a@mx.test>",
+	    "C:RCPT TO:<b@mx.test>",
+	    "C:DATA",
+	    "S:250 Ok\r\n250 Ok\r\n250 Ok\r\n354 go",
+	    "D",
+	    "S:552 5.3.4 Message size exceeds fixed limit",
+	    "C:QUIT",
+	    "S:221 Bye",
+	    "E",
+	    NULL,
 	};
 	struct scenario sc;
 	scenario_init(&sc, script);
@@ -770,25 +781,25 @@ static void test_dot_stuffing(void **state)
 {
 	(void)state;
 	static const char *const script[] = {
-		GREETING,
-		"C:EHLO client.test",
-		EHLO_PIPE,
-		"C:MAIL FROM:<s@client.test> SIZE=*",
-		"C:RCPT TO:<a@mx.test>",
-		"C:DATA",
-		"S:250 Ok\r\n250 Ok\r\n354 go",
-		"D",
-		"S:250 2.0.0 Ok",
-		"C:MAIL FROM:<s@client.test> SIZE=0",
-		"C:RCPT TO:<a@mx.test>",
-		"C:DATA",
-		"S:250 Ok\r\n250 Ok\r\n354 go",
-		"D",
-		"S:250 2.0.0 Ok",
-		"C:QUIT",
-		"S:221 Bye",
-		"E",
-		NULL,
+	    GREETING,
+	    "C:EHLO client.test",
+	    EHLO_PIPE,
+	    "C:MAIL FROM:<s@client.test> SIZE=*",
+	    "C:RCPT TO:<a@mx.test>",
+	    "C:DATA",
+	    "S:250 Ok\r\n250 Ok\r\n354 go",
+	    "D",
+	    "S:250 2.0.0 Ok",
+	    "C:MAIL FROM:<s@client.test> SIZE=0",
+	    "C:RCPT TO:<a@mx.test>",
+	    "C:DATA",
+	    "S:250 Ok\r\n250 Ok\r\n354 go",
+	    "D",
+	    "S:250 2.0.0 Ok",
+	    "C:QUIT",
+	    "S:221 Bye",
+	    "E",
+	    NULL,
 	};
 	struct scenario sc;
 	scenario_init(&sc, script);
@@ -821,13 +832,9 @@ static void test_size_refusal(void **state)
 {
 	(void)state;
 	static const char *const script[] = {
-		GREETING,
-		"C:EHLO client.test",
-		"S:250-mx.test\r\n250-PIPELINING\r\n250 SIZE 20",
-		"C:QUIT",
-		"S:221 Bye",
-		"E",
-		NULL,
+	    GREETING, "C:EHLO client.test", "S:250-mx.test\r\n250-PIPELINING\r\n250 SIZE 20",
+	    "C:QUIT", "S:221 Bye",	    "E",
+	    NULL,
 	};
 	struct scenario sc;
 	scenario_init(&sc, script);
@@ -854,35 +861,35 @@ static void test_connection_reuse(void **state)
 {
 	(void)state;
 	static const char *const script[] = {
-		GREETING,
-		"C:EHLO client.test",
-		EHLO_PLAIN,
-		"C:MAIL FROM:<one@client.test> SIZE=23",
-		"S:250 2.1.0 Ok",
-		"C:RCPT TO:<x@mx.test>",
-		"S:550 5.1.1 no such user",
-		"C:RSET",
-		"S:250 2.0.0 Ok",
-		"C:MAIL FROM:<two@client.test> SIZE=23",
-		"S:250 2.1.0 Ok",
-		"C:RCPT TO:<a@mx.test>",
-		"S:250 2.1.5 Ok",
-		"C:DATA",
-		"S:354 go",
-		"D",
-		"S:250 2.0.0 Ok: queued as 2",
-		"C:MAIL FROM:<three@client.test> SIZE=23",
-		"S:250 2.1.0 Ok",
-		"C:RCPT TO:<b@mx.test>",
-		"S:250 2.1.5 Ok",
-		"C:DATA",
-		"S:354 go",
-		"D",
-		"S:250 2.0.0 Ok: queued as 3",
-		"C:QUIT",
-		"S:221 Bye",
-		"E",
-		NULL,
+	    GREETING,
+	    "C:EHLO client.test",
+	    EHLO_PLAIN,
+	    "C:MAIL FROM:<one@client.test> SIZE=23",
+	    "S:250 2.1.0 Ok",
+	    "C:RCPT TO:<x@mx.test>",
+	    "S:550 5.1.1 no such user",
+	    "C:RSET",
+	    "S:250 2.0.0 Ok",
+	    "C:MAIL FROM:<two@client.test> SIZE=23",
+	    "S:250 2.1.0 Ok",
+	    "C:RCPT TO:<a@mx.test>",
+	    "S:250 2.1.5 Ok",
+	    "C:DATA",
+	    "S:354 go",
+	    "D",
+	    "S:250 2.0.0 Ok: queued as 2",
+	    "C:MAIL FROM:<three@client.test> SIZE=23",
+	    "S:250 2.1.0 Ok",
+	    "C:RCPT TO:<b@mx.test>",
+	    "S:250 2.1.5 Ok",
+	    "C:DATA",
+	    "S:354 go",
+	    "D",
+	    "S:250 2.0.0 Ok: queued as 3",
+	    "C:QUIT",
+	    "S:221 Bye",
+	    "E",
+	    NULL,
 	};
 	struct scenario sc;
 	scenario_init(&sc, script);
@@ -917,36 +924,36 @@ static void test_pipelined_refusals(void **state)
 {
 	(void)state;
 	static const char *const script[] = {
-		GREETING,
-		"C:EHLO client.test",
-		EHLO_PIPE,
-		"C:MAIL FROM:<s@client.test> SIZE=23",
-		"C:RCPT TO:<a@mx.test>",
-		"C:RCPT TO:<b@mx.test>",
-		"C:DATA",
-		"S:550 5.7.1 sender blocked\r\n503 5.5.1 need MAIL\r\n503 5.5.1 need MAIL\r\n"
-		"503 5.5.1 need MAIL",
-		"C:MAIL FROM:<s@client.test> SIZE=23",
-		"C:RCPT TO:<a@mx.test>",
-		"C:DATA",
-		"S:250 Ok\r\n550 5.1.1 unknown\r\n354 go",
-		"C:.",
-		"S:554 5.5.1 no valid recipients",
-		"C:MAIL FROM:<s@client.test> SIZE=23",
-		"C:RCPT TO:<a@mx.test>",
-		"C:DATA",
-		"S:250 Ok\r\n451 4.3.0 try later\r\n554 5.5.1 no valid recipients",
-		"C:RSET",
-		"C:MAIL FROM:<s@client.test> SIZE=23",
-		"C:RCPT TO:<a@mx.test>",
-		"C:DATA",
-		"S:250 Ok\r\n250 Ok\r\n250 Ok\r\n354 go",
-		"D",
-		"S:250 2.0.0 Ok",
-		"C:QUIT",
-		"S:221 Bye",
-		"E",
-		NULL,
+	    GREETING,
+	    "C:EHLO client.test",
+	    EHLO_PIPE,
+	    "C:MAIL FROM:<s@client.test> SIZE=23",
+	    "C:RCPT TO:<a@mx.test>",
+	    "C:RCPT TO:<b@mx.test>",
+	    "C:DATA",
+	    "S:550 5.7.1 sender blocked\r\n503 5.5.1 need MAIL\r\n503 5.5.1 need MAIL\r\n"
+	    "503 5.5.1 need MAIL",
+	    "C:MAIL FROM:<s@client.test> SIZE=23",
+	    "C:RCPT TO:<a@mx.test>",
+	    "C:DATA",
+	    "S:250 Ok\r\n550 5.1.1 unknown\r\n354 go",
+	    "C:.",
+	    "S:554 5.5.1 no valid recipients",
+	    "C:MAIL FROM:<s@client.test> SIZE=23",
+	    "C:RCPT TO:<a@mx.test>",
+	    "C:DATA",
+	    "S:250 Ok\r\n451 4.3.0 try later\r\n554 5.5.1 no valid recipients",
+	    "C:RSET",
+	    "C:MAIL FROM:<s@client.test> SIZE=23",
+	    "C:RCPT TO:<a@mx.test>",
+	    "C:DATA",
+	    "S:250 Ok\r\n250 Ok\r\n250 Ok\r\n354 go",
+	    "D",
+	    "S:250 2.0.0 Ok",
+	    "C:QUIT",
+	    "S:221 Bye",
+	    "E",
+	    NULL,
 	};
 	struct scenario sc;
 	scenario_init(&sc, script);
@@ -989,18 +996,18 @@ static void test_peer_closes_mid_transaction(void **state)
 {
 	(void)state;
 	static const char *const script[] = {
-		GREETING,
-		"C:EHLO client.test",
-		EHLO_PLAIN,
-		"C:MAIL FROM:<s@client.test> SIZE=23",
-		"S:250 2.1.0 Ok",
-		"C:RCPT TO:<a@mx.test>",
-		"S:250 2.1.5 Ok",
-		"C:RCPT TO:<b@mx.test>",
-		"S:550 5.1.1 unknown",
-		"C:DATA",
-		"X",
-		NULL,
+	    GREETING,
+	    "C:EHLO client.test",
+	    EHLO_PLAIN,
+	    "C:MAIL FROM:<s@client.test> SIZE=23",
+	    "S:250 2.1.0 Ok",
+	    "C:RCPT TO:<a@mx.test>",
+	    "S:250 2.1.5 Ok",
+	    "C:RCPT TO:<b@mx.test>",
+	    "S:550 5.1.1 unknown",
+	    "C:DATA",
+	    "X",
+	    NULL,
 	};
 	struct scenario sc;
 	scenario_init(&sc, script);
@@ -1025,15 +1032,15 @@ static void test_421_mid_transaction(void **state)
 {
 	(void)state;
 	static const char *const script[] = {
-		GREETING,
-		"C:EHLO client.test",
-		EHLO_PIPE,
-		"C:MAIL FROM:<s@client.test> SIZE=23",
-		"C:RCPT TO:<a@mx.test>",
-		"C:DATA",
-		"S:250 Ok\r\n421 4.7.0 mx.test Error: too many errors",
-		"E",
-		NULL,
+	    GREETING,
+	    "C:EHLO client.test",
+	    EHLO_PIPE,
+	    "C:MAIL FROM:<s@client.test> SIZE=23",
+	    "C:RCPT TO:<a@mx.test>",
+	    "C:DATA",
+	    "S:250 Ok\r\n421 4.7.0 mx.test Error: too many errors",
+	    "E",
+	    NULL,
 	};
 	struct scenario sc;
 	scenario_init(&sc, script);
@@ -1054,11 +1061,7 @@ static void test_malformed_reply(void **state)
 {
 	(void)state;
 	static const char *const script[] = {
-		GREETING,
-		"C:EHLO client.test",
-		"S:250-mx.test\r\n251 mixed",
-		"E",
-		NULL,
+	    GREETING, "C:EHLO client.test", "S:250-mx.test\r\n251 mixed", "E", NULL,
 	};
 	struct scenario sc;
 	scenario_init(&sc, script);
@@ -1075,19 +1078,19 @@ static void test_8bit_and_smtputf8_refusals(void **state)
 {
 	(void)state;
 	static const char *const script[] = {
-		GREETING,
-		"C:EHLO client.test",
-		"S:250-mx.test\r\n250 PIPELINING",
-		"C:MAIL FROM:<s@client.test>",
-		"C:RCPT TO:<ascii@mx.test>",
-		"C:DATA",
-		"S:250 Ok\r\n250 Ok\r\n354 go",
-		"D",
-		"S:250 Ok",
-		"C:QUIT",
-		"S:221 Bye",
-		"E",
-		NULL,
+	    GREETING,
+	    "C:EHLO client.test",
+	    "S:250-mx.test\r\n250 PIPELINING",
+	    "C:MAIL FROM:<s@client.test>",
+	    "C:RCPT TO:<ascii@mx.test>",
+	    "C:DATA",
+	    "S:250 Ok\r\n250 Ok\r\n354 go",
+	    "D",
+	    "S:250 Ok",
+	    "C:QUIT",
+	    "S:221 Bye",
+	    "E",
+	    NULL,
 	};
 	struct scenario sc;
 	scenario_init(&sc, script);
@@ -1127,25 +1130,25 @@ static void test_esmtp_parameters(void **state)
 {
 	(void)state;
 	static const char *const script[] = {
-		GREETING,
-		"C:EHLO client.test",
-		"S:250-mx.test\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250-DSN\r\n250 SIZE",
-		"C:MAIL FROM:<s@client.test> SIZE=21 BODY=8BITMIME SMTPUTF8 RET=HDRS "
-		"ENVID=Q+2B1+3Dx",
-		"S:250 Ok",
-		"C:RCPT TO:<j\xc3\xb6rg@mx.test> NOTIFY=SUCCESS,FAILURE "
-		"ORCPT=rfc822;j+C3+B6rg+2Bx@mx.test",
-		"S:250 Ok",
-		"C:RCPT TO:<b@mx.test> NOTIFY=NEVER ORCPT=rfc822;b@mx.test",
-		"S:250 Ok",
-		"C:DATA",
-		"S:354 go",
-		"D",
-		"S:250 Ok",
-		"C:QUIT",
-		"S:221 Bye",
-		"E",
-		NULL,
+	    GREETING,
+	    "C:EHLO client.test",
+	    "S:250-mx.test\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250-DSN\r\n250 SIZE",
+	    "C:MAIL FROM:<s@client.test> SIZE=21 BODY=8BITMIME SMTPUTF8 RET=HDRS "
+	    "ENVID=Q+2B1+3Dx",
+	    "S:250 Ok",
+	    "C:RCPT TO:<j\xc3\xb6rg@mx.test> NOTIFY=SUCCESS,FAILURE "
+	    "ORCPT=rfc822;j+C3+B6rg+2Bx@mx.test",
+	    "S:250 Ok",
+	    "C:RCPT TO:<b@mx.test> NOTIFY=NEVER ORCPT=rfc822;b@mx.test",
+	    "S:250 Ok",
+	    "C:DATA",
+	    "S:354 go",
+	    "D",
+	    "S:250 Ok",
+	    "C:QUIT",
+	    "S:221 Bye",
+	    "E",
+	    NULL,
 	};
 	struct scenario sc;
 	scenario_init(&sc, script);
@@ -1195,6 +1198,27 @@ static void test_connect_refused(void **state)
 	scenario_free(&sc);
 }
 
+static void test_misconfigured(void **state)
+{
+	(void)state;
+	struct scenario sc;
+	scenario_init(&sc, NULL);
+	sc.addr.sin_port = htons(9); /* never connected to */
+	sc.opts.tls_required = true; /* without a TLS context */
+	scenario_run(&sc);
+	assert_false(sc.ready_ok);
+	expect_status(&sc.ready_st, 451, "4.3.5", false, "connect", "misconfigured");
+	scenario_free(&sc);
+
+	scenario_init(&sc, NULL);
+	sc.addr.sin_port = htons(9);
+	sc.opts.helo_name = "bad\r\nRSET";
+	scenario_run(&sc);
+	assert_false(sc.ready_ok);
+	expect_status(&sc.ready_st, 451, "4.3.5", false, "connect", "bad HELO name");
+	scenario_free(&sc);
+}
+
 static void test_timeout(void **state)
 {
 	(void)state;
@@ -1218,20 +1242,20 @@ static void test_large_message(void **state)
 {
 	(void)state;
 	static const char *const script[] = {
-		GREETING,
-		"C:EHLO client.test",
-		EHLO_PIPE,
-		"C:MAIL FROM:<s@client.test> SIZE=*",
-		"C:RCPT TO:<a@mx.test>",
-		"C:DATA",
-		"S:250 Ok\r\n250 Ok\r\n354 go",
-		"P:300", /* let the client fill its buffers */
-		"D",
-		"S:250 Ok",
-		"C:QUIT",
-		"S:221 Bye",
-		"E",
-		NULL,
+	    GREETING,
+	    "C:EHLO client.test",
+	    EHLO_PIPE,
+	    "C:MAIL FROM:<s@client.test> SIZE=*",
+	    "C:RCPT TO:<a@mx.test>",
+	    "C:DATA",
+	    "S:250 Ok\r\n250 Ok\r\n354 go",
+	    "P:300", /* let the client fill its buffers */
+	    "D",
+	    "S:250 Ok",
+	    "C:QUIT",
+	    "S:221 Bye",
+	    "E",
+	    NULL,
 	};
 	size_t len = 200 * 1024;
 	char *content = malloc(len + 1);
@@ -1244,7 +1268,8 @@ static void test_large_message(void **state)
 			linelen = len - o - 2;
 		for (size_t i = 0; i < linelen; i++) {
 			rng = rng * 1103515245u + 12345u;
-			content[o + i] = (rng >> 16) % 5 == 0 ? '.' : (char)('a' + (rng >> 16) % 26);
+			content[o + i] =
+			    (rng >> 16) % 5 == 0 ? '.' : (char)('a' + (rng >> 16) % 26);
 		}
 		o += linelen;
 		content[o++] = '\r';
@@ -1290,15 +1315,15 @@ static void test_short_file(void **state)
 {
 	(void)state;
 	static const char *const script[] = {
-		GREETING,
-		"C:EHLO client.test",
-		EHLO_PIPE,
-		"C:MAIL FROM:<s@client.test> SIZE=1000",
-		"C:RCPT TO:<a@mx.test>",
-		"C:DATA",
-		"S:250 Ok\r\n250 Ok\r\n354 go",
-		"D!",
-		NULL,
+	    GREETING,
+	    "C:EHLO client.test",
+	    EHLO_PIPE,
+	    "C:MAIL FROM:<s@client.test> SIZE=1000",
+	    "C:RCPT TO:<a@mx.test>",
+	    "C:DATA",
+	    "S:250 Ok\r\n250 Ok\r\n354 go",
+	    "D!",
+	    NULL,
 	};
 	struct scenario sc;
 	scenario_init(&sc, script);
@@ -1325,24 +1350,24 @@ static void test_starttls_unverified(void **state)
 {
 	(void)state;
 	static const char *const script[] = {
-		GREETING,
-		"C:EHLO client.test",
-		"S:250-mx.test\r\n250-STARTTLS\r\n250 PIPELINING",
-		"C:STARTTLS",
-		"S:220 2.0.0 Ready to start TLS",
-		"T",
-		"C:EHLO client.test",
-		"S:250-mx.test\r\n250-PIPELINING\r\n250 8BITMIME",
-		"C:MAIL FROM:<s@client.test>",
-		"C:RCPT TO:<a@mx.test>",
-		"C:DATA",
-		"S:250 Ok\r\n250 Ok\r\n354 go",
-		"D",
-		"S:250 2.0.0 Ok",
-		"C:QUIT",
-		"S:221 Bye",
-		"E",
-		NULL,
+	    GREETING,
+	    "C:EHLO client.test",
+	    "S:250-mx.test\r\n250-STARTTLS\r\n250 PIPELINING",
+	    "C:STARTTLS",
+	    "S:220 2.0.0 Ready to start TLS",
+	    "T",
+	    "C:EHLO client.test",
+	    "S:250-mx.test\r\n250-PIPELINING\r\n250 8BITMIME",
+	    "C:MAIL FROM:<s@client.test>",
+	    "C:RCPT TO:<a@mx.test>",
+	    "C:DATA",
+	    "S:250 Ok\r\n250 Ok\r\n354 go",
+	    "D",
+	    "S:250 2.0.0 Ok",
+	    "C:QUIT",
+	    "S:221 Bye",
+	    "E",
+	    NULL,
 	};
 	struct scenario sc;
 	scenario_init(&sc, script);
@@ -1369,13 +1394,13 @@ static void test_starttls_verify_fails(void **state)
 {
 	(void)state;
 	static const char *const script[] = {
-		GREETING,
-		"C:EHLO client.test",
-		"S:250-mx.test\r\n250 STARTTLS",
-		"C:STARTTLS",
-		"S:220 2.0.0 Ready to start TLS",
-		"T!",
-		NULL,
+	    GREETING,
+	    "C:EHLO client.test",
+	    "S:250-mx.test\r\n250 STARTTLS",
+	    "C:STARTTLS",
+	    "S:220 2.0.0 Ready to start TLS",
+	    "T!",
+	    NULL,
 	};
 	struct scenario sc;
 	scenario_init(&sc, script);
@@ -1394,18 +1419,18 @@ static void test_starttls_verified(void **state)
 {
 	(void)state;
 	static const char *const script[] = {
-		GREETING,
-		"C:EHLO client.test",
-		"S:250-mx.test\r\n250 STARTTLS",
-		"C:STARTTLS",
-		"S:220 2.0.0 Ready to start TLS",
-		"T",
-		"C:EHLO client.test",
-		"S:250 mx.test",
-		"C:QUIT",
-		"S:221 Bye",
-		"E",
-		NULL,
+	    GREETING,
+	    "C:EHLO client.test",
+	    "S:250-mx.test\r\n250 STARTTLS",
+	    "C:STARTTLS",
+	    "S:220 2.0.0 Ready to start TLS",
+	    "T",
+	    "C:EHLO client.test",
+	    "S:250 mx.test",
+	    "C:QUIT",
+	    "S:221 Bye",
+	    "E",
+	    NULL,
 	};
 	struct scenario sc;
 	scenario_init(&sc, script);
@@ -1420,13 +1445,13 @@ static void test_starttls_verified(void **state)
 
 	/* Another name: the trusted certificate does not match it. */
 	static const char *const wrong_name[] = {
-		GREETING,
-		"C:EHLO client.test",
-		"S:250-mx.test\r\n250 STARTTLS",
-		"C:STARTTLS",
-		"S:220 2.0.0 Ready to start TLS",
-		"T!",
-		NULL,
+	    GREETING,
+	    "C:EHLO client.test",
+	    "S:250-mx.test\r\n250 STARTTLS",
+	    "C:STARTTLS",
+	    "S:220 2.0.0 Ready to start TLS",
+	    "T!",
+	    NULL,
 	};
 	scenario_init(&sc, wrong_name);
 	sc.host = "other.test";
@@ -1444,11 +1469,7 @@ static void test_tls_required_not_offered(void **state)
 {
 	(void)state;
 	static const char *const script[] = {
-		GREETING,
-		"C:EHLO client.test",
-		EHLO_PIPE,
-		"E",
-		NULL,
+	    GREETING, "C:EHLO client.test", EHLO_PIPE, "E", NULL,
 	};
 	struct scenario sc;
 	scenario_init(&sc, script);
@@ -1461,13 +1482,13 @@ static void test_tls_required_not_offered(void **state)
 	scenario_free(&sc);
 
 	static const char *const refused[] = {
-		GREETING,
-		"C:EHLO client.test",
-		"S:250-mx.test\r\n250 STARTTLS",
-		"C:STARTTLS",
-		"S:454 4.7.0 TLS not available due to local problem",
-		"E",
-		NULL,
+	    GREETING,
+	    "C:EHLO client.test",
+	    "S:250-mx.test\r\n250 STARTTLS",
+	    "C:STARTTLS",
+	    "S:454 4.7.0 TLS not available due to local problem",
+	    "E",
+	    NULL,
 	};
 	scenario_init(&sc, refused);
 	sc.opts.tls = tls_untrusting;
@@ -1480,15 +1501,15 @@ static void test_tls_required_not_offered(void **state)
 
 	/* Not required: a refusal means going on in plaintext. */
 	static const char *const optional[] = {
-		GREETING,
-		"C:EHLO client.test",
-		"S:250-mx.test\r\n250 STARTTLS",
-		"C:STARTTLS",
-		"S:454 4.7.0 TLS not available due to local problem",
-		"C:QUIT",
-		"S:221 Bye",
-		"E",
-		NULL,
+	    GREETING,
+	    "C:EHLO client.test",
+	    "S:250-mx.test\r\n250 STARTTLS",
+	    "C:STARTTLS",
+	    "S:454 4.7.0 TLS not available due to local problem",
+	    "C:QUIT",
+	    "S:221 Bye",
+	    "E",
+	    NULL,
 	};
 	scenario_init(&sc, optional);
 	sc.opts.tls = tls_untrusting;
@@ -1504,18 +1525,18 @@ static void test_starttls_injection(void **state)
 {
 	(void)state;
 	static const char *const script[] = {
-		GREETING,
-		"C:EHLO client.test",
-		"S:250-mx.test\r\n250 STARTTLS",
-		"C:STARTTLS",
-		"S:220 2.0.0 Ready to start TLS\r\n250-injected\r\n250 AUTH PLAIN",
-		"T",
-		"C:EHLO client.test",
-		"S:250-mx.test\r\n250 SIZE 1000",
-		"C:QUIT",
-		"S:221 Bye",
-		"E",
-		NULL,
+	    GREETING,
+	    "C:EHLO client.test",
+	    "S:250-mx.test\r\n250 STARTTLS",
+	    "C:STARTTLS",
+	    "S:220 2.0.0 Ready to start TLS\r\n250-injected\r\n250 AUTH PLAIN",
+	    "T",
+	    "C:EHLO client.test",
+	    "S:250-mx.test\r\n250 SIZE 1000",
+	    "C:QUIT",
+	    "S:221 Bye",
+	    "E",
+	    NULL,
 	};
 	struct scenario sc;
 	scenario_init(&sc, script);
@@ -1532,20 +1553,20 @@ static void test_auth(void **state)
 	(void)state;
 	/* PLAIN with an initial response, under STARTTLS. */
 	static const char *const plain[] = {
-		GREETING,
-		"C:EHLO client.test",
-		"S:250-mx.test\r\n250-AUTH PLAIN LOGIN\r\n250 STARTTLS",
-		"C:STARTTLS",
-		"S:220 go",
-		"T",
-		"C:EHLO client.test",
-		"S:250-mx.test\r\n250 AUTH LOGIN PLAIN",
-		"C:AUTH PLAIN AGpvZUBleGFtcGxlLm9yZwBzM2NyZXQ=",
-		"S:235 2.7.0 Authentication successful",
-		"C:QUIT",
-		"S:221 Bye",
-		"E",
-		NULL,
+	    GREETING,
+	    "C:EHLO client.test",
+	    "S:250-mx.test\r\n250-AUTH PLAIN LOGIN\r\n250 STARTTLS",
+	    "C:STARTTLS",
+	    "S:220 go",
+	    "T",
+	    "C:EHLO client.test",
+	    "S:250-mx.test\r\n250 AUTH LOGIN PLAIN",
+	    "C:AUTH PLAIN AGpvZUBleGFtcGxlLm9yZwBzM2NyZXQ=",
+	    "S:235 2.7.0 Authentication successful",
+	    "C:QUIT",
+	    "S:221 Bye",
+	    "E",
+	    NULL,
 	};
 	struct scenario sc;
 	scenario_init(&sc, plain);
@@ -1558,18 +1579,18 @@ static void test_auth(void **state)
 
 	/* LOGIN when only that is offered; implicit TLS. */
 	static const char *const login[] = {
-		"T",
-		GREETING,
-		"C:EHLO client.test",
-		"S:250-mx.test\r\n250 AUTH=LOGIN",
-		"C:AUTH LOGIN",
-		"S:334 VXNlcm5hbWU6",
-		"C:am9lQGV4YW1wbGUub3Jn",
-		"S:334 UGFzc3dvcmQ6",
-		"C:czNjcmV0",
-		"S:535 5.7.8 Authentication credentials invalid",
-		"E",
-		NULL,
+	    "T",
+	    GREETING,
+	    "C:EHLO client.test",
+	    "S:250-mx.test\r\n250 AUTH=LOGIN",
+	    "C:AUTH LOGIN",
+	    "S:334 VXNlcm5hbWU6",
+	    "C:am9lQGV4YW1wbGUub3Jn",
+	    "S:334 UGFzc3dvcmQ6",
+	    "C:czNjcmV0",
+	    "S:535 5.7.8 Authentication credentials invalid",
+	    "E",
+	    NULL,
 	};
 	scenario_init(&sc, login);
 	sc.opts.tls = tls_untrusting;
@@ -1584,11 +1605,7 @@ static void test_auth(void **state)
 
 	/* Never in plaintext. */
 	static const char *const clear[] = {
-		GREETING,
-		"C:EHLO client.test",
-		"S:250-mx.test\r\n250 AUTH PLAIN",
-		"E",
-		NULL,
+	    GREETING, "C:EHLO client.test", "S:250-mx.test\r\n250 AUTH PLAIN", "E", NULL,
 	};
 	scenario_init(&sc, clear);
 	sc.opts.auth_user = "joe@example.org";
@@ -1601,16 +1618,44 @@ static void test_auth(void **state)
 
 /* An idle connection that the server closes: no callback, and the next
  * message fails at once with a temporary status. */
+/* A reply in the middle of the content (here right behind the 354): the
+ * server gave up on the message. It is the recipients' answer, and the
+ * connection, out of step now, is closed without the end marker. */
+static void test_reply_during_content(void **state)
+{
+	(void)state;
+	static const char *const script[] = {
+	    GREETING,
+	    "C:EHLO client.test",
+	    EHLO_PIPE,
+	    "C:MAIL FROM:<s@client.test> SIZE=23",
+	    "C:RCPT TO:<a@mx.test>",
+	    "C:DATA",
+	    "S:250 Ok\r\n250 Ok\r\n354 go\r\n554 5.7.1 changed my mind",
+	    "D!",
+	    NULL,
+	};
+	struct scenario sc;
+	scenario_init(&sc, script);
+	struct testmsg t;
+	msg_init(&t, "s@client.test", CONTENT);
+	msg_rcpt(&t, "a@mx.test");
+	sc.msgs[sc.nmsg++] = &t.m;
+	scenario_run(&sc);
+	assert_int_equal(sc.res[0], SMTP_CLIENT_OK);
+	assert_false(sc.usable_after[0]);
+	expect_status(&t.r[0].status, 554, "5.7.1", true, "end of data", "changed my mind");
+	msg_free(&t);
+	scenario_free(&sc);
+}
+
 static void test_idle_close_then_send(void **state)
 {
 	(void)state;
 	static const char *const script[] = {
-		GREETING,
-		"C:EHLO client.test",
-		EHLO_PLAIN,
-		"S:421 4.4.2 mx.test Error: timeout exceeded",
-		"X",
-		NULL,
+	    GREETING,	"C:EHLO client.test",
+	    EHLO_PLAIN, "S:421 4.4.2 mx.test Error: timeout exceeded",
+	    "X",	NULL,
 	};
 	struct scenario sc;
 	scenario_init(&sc, script);
@@ -1628,35 +1673,256 @@ static void test_idle_close_then_send(void **state)
 	scenario_free(&sc);
 }
 
+/* ----- interoperability: a real SMTP server (Python's aiosmtpd) ----- */
+
+/* aiosmtpd with STARTTLS (the test certificate), AUTH for joe/s3cret,
+ * SMTPUTF8, PIPELINING added to its EHLO reply; refuses refused@...;
+ * stores each message as OUT/msgN: sender, recipients, MAIL parameters,
+ * authenticated, tls, then the content. Prints its port; ends with stdin. */
+static const char aiosmtpd_sink[] =
+    "import asyncio, os, socket, ssl, sys\n"
+    "from aiosmtpd.controller import Controller\n"
+    "from aiosmtpd.smtp import AuthResult, LoginPassword\n"
+    "out, cert, key = sys.argv[1], sys.argv[2], sys.argv[3]\n"
+    "class H:\n"
+    "    async def handle_EHLO(self, server, session, envelope, hostname, responses):\n"
+    "        session.host_name = hostname\n"
+    "        return responses[:1] + [\"250-PIPELINING\"] + responses[1:]\n"
+    "    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):\n"
+    "        if address.startswith(\"refused@\"):\n"
+    "            return \"550 5.1.1 <%s>: no such user\" % address\n"
+    "        envelope.rcpt_tos.append(address)\n"
+    "        envelope.rcpt_options.append(rcpt_options)\n"
+    "        return \"250 2.1.5 OK\"\n"
+    "    async def handle_DATA(self, server, session, envelope):\n"
+    "        n = len(os.listdir(out))\n"
+    "        tmp = os.path.join(out, \"tmp\")\n"
+    "        with open(tmp, \"wb\") as f:\n"
+    "            f.write((\"%s\\n%s\\n%s\\n%s\\n%s\\n\" % (envelope.mail_from, "
+    "\",\".join(envelope.rcpt_tos),\n"
+    "                     \" \".join(envelope.mail_options), session.authenticated,\n"
+    "                     \"tls\" if session.ssl else \"plain\")).encode())\n"
+    "            f.write(envelope.original_content)\n"
+    "        os.rename(tmp, os.path.join(out, \"msg%d\" % n))\n"
+    "        return \"250 2.0.0 OK stored\"\n"
+    "def auth(server, session, envelope, mechanism, data):\n"
+    "    ok = isinstance(data, LoginPassword) and data.login == b\"joe\" and data.password == "
+    "b\"s3cret\"\n"
+    "    return AuthResult(success=ok)\n"
+    "ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)\n"
+    "ctx.load_cert_chain(cert, key)\n"
+    "s = socket.socket(); s.bind((\"127.0.0.1\", 0)); port = s.getsockname()[1]; s.close()\n"
+    "c = Controller(H(), hostname=\"127.0.0.1\", port=port, tls_context=ctx, "
+    "enable_SMTPUTF8=True,\n"
+    "               authenticator=auth, auth_require_tls=True, server_hostname=\"mx.test\")\n"
+    "c.start()\n"
+    "print(port, flush=True)\n"
+    "sys.stdin.read()\n"
+    "c.stop()\n";
+
+struct sink {
+	pid_t pid;
+	int in_fd;
+	unsigned port;
+	char dir[300];
+};
+
+static bool sink_start(struct sink *k)
+{
+	snprintf(k->dir, sizeof(k->dir), "%s/sink", tmpdir);
+	if (mkdir(k->dir, 0700) < 0)
+		return false;
+	int in[2], out[2];
+	if (pipe(in) < 0 || pipe(out) < 0)
+		return false;
+	k->pid = fork();
+	if (k->pid < 0)
+		return false;
+	if (k->pid == 0) {
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		int null = open("/dev/null", O_WRONLY);
+		if (null >= 0 && getenv("TEST_DEBUG") == NULL)
+			dup2(null, 2);
+		close(in[1]);
+		close(out[0]);
+		execl("/usr/bin/python3", "python3", "-c", aiosmtpd_sink, k->dir, cert_path,
+		      key_path, (char *)NULL);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	k->in_fd = in[1];
+	char line[32] = "";
+	size_t n = 0;
+	struct pollfd pfd = {.fd = out[0], .events = POLLIN};
+	while (n + 1 < sizeof(line) && poll(&pfd, 1, 10000) == 1) {
+		ssize_t r = read(out[0], line + n, sizeof(line) - 1 - n);
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+		line[n] = '\0';
+		if (strchr(line, '\n') != NULL)
+			break;
+	}
+	close(out[0]);
+	k->port = (unsigned)atoi(line);
+	return k->port > 0;
+}
+
+static void sink_stop(struct sink *k)
+{
+	if (k->in_fd >= 0)
+		close(k->in_fd);
+	k->in_fd = -1;
+	if (k->pid > 0)
+		waitpid(k->pid, NULL, 0);
+	k->pid = 0;
+}
+
+static char *read_file(const char *path, size_t *len_r)
+{
+	int fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return NULL;
+	struct stat st;
+	fstat(fd, &st);
+	char *p = malloc((size_t)st.st_size + 1);
+	ssize_t n = read(fd, p, (size_t)st.st_size);
+	close(fd);
+	if (n != st.st_size) {
+		free(p);
+		return NULL;
+	}
+	p[n] = '\0';
+	*len_r = (size_t)n;
+	return p;
+}
+
+/* Check one stored message: the five envelope lines, then the content. */
+static void expect_stored(const char *dir, int n, const char *head, const char *content,
+			  size_t content_len)
+{
+	char path[400];
+	snprintf(path, sizeof(path), "%s/msg%d", dir, n);
+	size_t len;
+	char *got = read_file(path, &len);
+	if (got == NULL)
+		fail_msg("%s was not stored", path);
+	size_t hl = strlen(head);
+	if (len != hl + content_len || memcmp(got, head, hl) != 0 ||
+	    memcmp(got + hl, content, content_len) != 0)
+		fail_msg("%s: %zu bytes, want %zu; starts \"%.*s\"", path, len, hl + content_len,
+			 (int)(len < 300 ? len : 300), got);
+	free(got);
+	unlink(path);
+}
+
+static void test_aiosmtpd_interop(void **state)
+{
+	(void)state;
+	struct sink k = {.in_fd = -1};
+	if (access("/usr/bin/python3", X_OK) != 0 || !sink_start(&k)) {
+		sink_stop(&k);
+		rmdir(k.dir);
+		skip();
+	}
+	struct scenario sc;
+	scenario_init(&sc, NULL);
+	sc.addr.sin_port = htons((uint16_t)k.port);
+	sc.opts.tls = tls_trusting;
+	sc.opts.tls_required = true;
+	sc.opts.tls_verify = true;
+	sc.opts.auth_user = "joe";
+	sc.opts.auth_pass = "s3cret";
+	sc.abort_at_end = true;
+
+	/* 8-bit, SMTPUTF8, lines with dots, a prefix, and large enough to
+	 * need several writes under TLS. */
+	size_t len = 300 * 1024, o = 0;
+	char *content = malloc(len + 64);
+	o += (size_t)snprintf(content, len, "Subject: caf\xc3\xa9\r\n\r\n.\r\n..\r\n");
+	while (o + 80 < len) {
+		o += (size_t)snprintf(content + o, len - o, "%s%zu line of text \xe2\x82\xac\r\n",
+				      (o / 80) % 3 == 0 ? "." : "", o);
+	}
+	o += (size_t)snprintf(content + o, 64, ".\r\nend\r\n");
+	struct testmsg m1, m2;
+	msg_init(&m1, "s@client.test", content);
+	m1.m.prefix = "DKIM-Signature: v=1; a=rsa-sha256; d=client.test\r\n";
+	m1.m.prefix_len = strlen(m1.m.prefix);
+	m1.m.body_8bit = true;
+	m1.m.smtputf8 = true;
+	msg_rcpt(&m1, "a@mx.test");
+	msg_rcpt(&m1, "refused@mx.test");
+	msg_rcpt(&m1, "j\xc3\xb6rg@mx.test");
+	msg_init(&m2, "", CONTENT);
+	msg_rcpt(&m2, "b@mx.test");
+	sc.msgs[sc.nmsg++] = &m1.m;
+	sc.msgs[sc.nmsg++] = &m2.m;
+	scenario_run(&sc);
+	sink_stop(&k);
+	assert_true(sc.ready_ok);
+	assert_true(sc.ehlo.pipelining && sc.ehlo.smtputf8 && sc.ehlo.auth);
+	if (strstr(sc.tls_info, " verified") == NULL)
+		fail_msg("tls_info \"%s\"", sc.tls_info);
+	assert_int_equal(sc.res[0], SMTP_CLIENT_OK);
+	expect_status(&m1.r[0].status, 250, "2.0.0", true, "end of data", "OK stored");
+	expect_status(&m1.r[1].status, 550, "5.1.1", true, "RCPT TO", "no such user");
+	expect_status(&m1.r[2].status, 250, "2.0.0", true, "end of data", NULL);
+	assert_int_equal(sc.res[1], SMTP_CLIENT_OK);
+	expect_status(&m2.r[0].status, 250, "2.0.0", true, "end of data", NULL);
+
+	char head[400];
+	snprintf(head, sizeof(head),
+		 "s@client.test\na@mx.test,j\xc3\xb6rg@mx.test\nSIZE=%zu BODY=8BITMIME SMTPUTF8\n"
+		 "True\ntls\n",
+		 m1.m.prefix_len + o);
+	char *full = malloc(m1.m.prefix_len + o);
+	memcpy(full, m1.m.prefix, m1.m.prefix_len);
+	memcpy(full + m1.m.prefix_len, content, o);
+	expect_stored(k.dir, 0, head, full, m1.m.prefix_len + o);
+	expect_stored(k.dir, 1, "<>\nb@mx.test\nSIZE=23\nTrue\ntls\n", CONTENT, strlen(CONTENT));
+	rmdir(k.dir);
+	free(full);
+	free(content);
+	msg_free(&m1);
+	msg_free(&m2);
+	scenario_free(&sc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_plain_delivery_one_refused),
-		cmocka_unit_test(test_pipelining),
-		cmocka_unit_test(test_greeting_421),
-		cmocka_unit_test(test_greeting_554_and_helo_fallback),
-		cmocka_unit_test(test_rcpt_450),
-		cmocka_unit_test(test_552_at_end_of_data),
-		cmocka_unit_test(test_dot_stuffing),
-		cmocka_unit_test(test_size_refusal),
-		cmocka_unit_test(test_connection_reuse),
-		cmocka_unit_test(test_pipelined_refusals),
-		cmocka_unit_test(test_peer_closes_mid_transaction),
-		cmocka_unit_test(test_421_mid_transaction),
-		cmocka_unit_test(test_malformed_reply),
-		cmocka_unit_test(test_8bit_and_smtputf8_refusals),
-		cmocka_unit_test(test_esmtp_parameters),
-		cmocka_unit_test(test_connect_refused),
-		cmocka_unit_test(test_timeout),
-		cmocka_unit_test(test_large_message),
-		cmocka_unit_test(test_short_file),
-		cmocka_unit_test(test_starttls_unverified),
-		cmocka_unit_test(test_starttls_verify_fails),
-		cmocka_unit_test(test_starttls_verified),
-		cmocka_unit_test(test_tls_required_not_offered),
-		cmocka_unit_test(test_starttls_injection),
-		cmocka_unit_test(test_auth),
-		cmocka_unit_test(test_idle_close_then_send),
+	    cmocka_unit_test(test_plain_delivery_one_refused),
+	    cmocka_unit_test(test_pipelining),
+	    cmocka_unit_test(test_greeting_421),
+	    cmocka_unit_test(test_greeting_554_and_helo_fallback),
+	    cmocka_unit_test(test_rcpt_450),
+	    cmocka_unit_test(test_552_at_end_of_data),
+	    cmocka_unit_test(test_dot_stuffing),
+	    cmocka_unit_test(test_size_refusal),
+	    cmocka_unit_test(test_connection_reuse),
+	    cmocka_unit_test(test_pipelined_refusals),
+	    cmocka_unit_test(test_peer_closes_mid_transaction),
+	    cmocka_unit_test(test_421_mid_transaction),
+	    cmocka_unit_test(test_malformed_reply),
+	    cmocka_unit_test(test_8bit_and_smtputf8_refusals),
+	    cmocka_unit_test(test_esmtp_parameters),
+	    cmocka_unit_test(test_connect_refused),
+	    cmocka_unit_test(test_misconfigured),
+	    cmocka_unit_test(test_timeout),
+	    cmocka_unit_test(test_large_message),
+	    cmocka_unit_test(test_short_file),
+	    cmocka_unit_test(test_starttls_unverified),
+	    cmocka_unit_test(test_starttls_verify_fails),
+	    cmocka_unit_test(test_starttls_verified),
+	    cmocka_unit_test(test_tls_required_not_offered),
+	    cmocka_unit_test(test_starttls_injection),
+	    cmocka_unit_test(test_auth),
+	    cmocka_unit_test(test_reply_during_content),
+	    cmocka_unit_test(test_idle_close_then_send),
+	    cmocka_unit_test(test_aiosmtpd_interop),
 	};
 	return cmocka_run_group_tests_name("smtp_client", tests, group_setup, group_teardown);
 }

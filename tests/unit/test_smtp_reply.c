@@ -63,7 +63,7 @@ static char *parse_all(const char *in, size_t len, const struct smtp_reply_limit
 			size_t used = 99999;
 			const char *why = "unset";
 			enum smtp_reply_status st =
-				smtp_reply_parse(p, chunk + off, n - off, &used, &r, &why);
+			    smtp_reply_parse(p, chunk + off, n - off, &used, &r, &why);
 			assert_true(used <= n - off);
 			off += used;
 			if (st == SMTP_REPLY_ERROR) {
@@ -318,7 +318,8 @@ static void test_reply_text(void **state)
 	assert_string_equal(out, "mx.example.org PIPELINING SIZE 100");
 
 	/* Control bytes and invalid UTF-8 become '?', valid UTF-8 stays. */
-	r = one_reply(p, "550 a\x01" "b\x7f\tc \xc3\xa9 \xff \xc3\r\n");
+	r = one_reply(p, "550 a\x01"
+			 "b\x7f\tc \xc3\xa9 \xff \xc3\r\n");
 	smtp_reply_text(&r, out, sizeof(out));
 	assert_string_equal(out, "a?b? c \xc3\xa9 ? ?");
 
@@ -351,7 +352,7 @@ static void test_ehlo(void **state)
 
 	/* RFC 5321 D.1 */
 	struct smtp_reply r = one_reply(
-		p, "250-foo.com greets bar.com\r\n250-8BITMIME\r\n250-SIZE\r\n250-DSN\r\n250 HELP\r\n");
+	    p, "250-foo.com greets bar.com\r\n250-8BITMIME\r\n250-SIZE\r\n250-DSN\r\n250 HELP\r\n");
 	smtp_ehlo_parse(&r, &e);
 	assert_true(e.eightbitmime);
 	assert_true(e.size);
@@ -371,8 +372,8 @@ static void test_ehlo(void **state)
 	assert_true(e.pipelining && e.size && e.starttls && e.enhancedstatuscodes);
 	assert_true(e.eightbitmime && e.dsn && e.smtputf8 && e.chunking && e.auth);
 	assert_int_equal(e.size_max, 10240000);
-	assert_int_equal(e.auth_mechs, SMTP_AUTH_PLAIN | SMTP_AUTH_LOGIN | SMTP_AUTH_CRAM_MD5 |
-					       SMTP_AUTH_OTHER);
+	assert_int_equal(e.auth_mechs,
+			 SMTP_AUTH_PLAIN | SMTP_AUTH_LOGIN | SMTP_AUTH_CRAM_MD5 | SMTP_AUTH_OTHER);
 
 	/* Keywords are case-insensitive; the old AUTH= form; no prefixes. */
 	r = one_reply(p, "250-x\r\n250-auth=login\r\n250-pipeliningX\r\n250-STARTTLSX\r\n"
@@ -405,14 +406,14 @@ static void test_ehlo(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_rfc5321_examples),
-		cmocka_unit_test(test_enhanced_codes),
-		cmocka_unit_test(test_line_endings_and_pipelining),
-		cmocka_unit_test(test_malformed),
-		cmocka_unit_test(test_limits),
-		cmocka_unit_test(test_error_is_sticky_and_reset),
-		cmocka_unit_test(test_reply_text),
-		cmocka_unit_test(test_ehlo),
+	    cmocka_unit_test(test_rfc5321_examples),
+	    cmocka_unit_test(test_enhanced_codes),
+	    cmocka_unit_test(test_line_endings_and_pipelining),
+	    cmocka_unit_test(test_malformed),
+	    cmocka_unit_test(test_limits),
+	    cmocka_unit_test(test_error_is_sticky_and_reset),
+	    cmocka_unit_test(test_reply_text),
+	    cmocka_unit_test(test_ehlo),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
