@@ -11,24 +11,34 @@ Nothing under /etc/postfix is read or changed, and the system's Postfix (if
 any) is left alone.
 
 The master daemon runs in the foreground as our own child
-(`master -c DIR -d`) in a new session of its own (with -d the master does
-not call setsid itself, and on SIGTERM it signals its whole process group):
-stop() signals exactly that PID, the master stops its children, and every
-wait is bounded. Running master directly also skips `postfix start`, whose checks
-are not needed here. As root, neither `postfix -c DIR` nor `master -c DIR`
-asks for DIR in alternate_config_directories of the default main.cf: that
-check only applies to callers that are not root.
+(`master -c DIR -d -e LIFETIME`) in a new session of its own (with -d the
+master does not call setsid itself, and on SIGTERM it signals its whole
+process group): stop() signals exactly that PID, the master stops its
+children, and every wait is bounded; -e makes the master exit by itself
+after LIFETIME seconds should the test process die without stop(). Running
+master directly skips `postfix start` and its slow checks; the queue tree
+is made here as post-install would make it. As root, neither `postfix -c
+DIR` nor `master -c DIR` asks for DIR in alternate_config_directories of
+the default main.cf (there is none with Debian's "No configuration"): that
+check only applies to callers that are not root. start() takes about 0.2 s.
 
-Several peers run side by side (pytest-xdist): each has its own address/port,
-queue and syslog_name, and logs to its own file (maillog_file through the
-postlog service) because there is no syslog daemon in the sandbox.
+Several peers run side by side (pytest-xdist): each has its own address and
+port, queue and syslog_name, and logs to its own file (maillog_file through
+the postlog service: there is no syslog daemon in the sandbox).
 
 The Maildir belongs to the unprivileged delivery user (postfix, or nobody),
 and Postfix's unprivileged daemons read the SASL database as the postfix
-user, so the directory must be reachable by them: the constructor adds the
-search bit (o+x, never read) to every ancestor of the peer's directory owned
-by us that lacks it (pytest's /tmp/pytest-of-root is 0700; pytest puts that
-mode back at its next session).
+user, so the peer's directory must be reachable by them: start() adds the
+search bit (o+x, never read) to each ancestor owned by us that lacks it
+(pytest's /tmp/pytest-of-root is 0700; pytest puts that mode back at its
+next session).
+
+SMTP AUTH uses Postfix's Cyrus SASL: the PLAIN and LOGIN mechanisms
+(libsasl2-modules, in scripts/install-deps.sh) over the sasldb auxprop
+plugin (libsasl2-modules-db, pulled in by postfix). The password database is
+a Berkeley DB file written here with Python's dbm.ndbm, which Debian links
+against the same libdb, so neither saslauthd, Dovecot nor saslpasswd2
+(sasl2-bin) is needed.
 
     peer = PostfixPeer(tmp_path, address="127.0.0.5", port=free_port("127.0.0.5"),
                        domains=["peer.test"], auth_users={"u": "pw"}, tls=True)
@@ -48,8 +58,8 @@ import shutil
 import signal
 import socket
 import stat
-import tempfile
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -197,10 +207,13 @@ class PostfixPeer:
     address, port   the SMTP listener (port None: a free one is picked)
     domains         virtual_mailbox_domains; every recipient there is
                     delivered into the one Maildir that messages() reads
+    recipients      None: every address of the domains exists; a list
+                    ("bob@peer.test", "@other.test" for a whole domain):
+                    only those, others get "550 5.1.1 ... User unknown"
     auth_users      {"user": "password"}: SMTP AUTH (PLAIN, LOGIN) through
                     Cyrus SASL with a sasldb written here; allowed without
-                    TLS (smtpd_tls_auth_only = no). AUTH is offered, never
-                    required, unless require_auth is set
+                    TLS (smtpd_tls_auth_only = no). AUTH is offered, not
+                    required; with require_auth, RCPT without it gets 554
     tls             offer STARTTLS with a throwaway self-signed certificate
     relayhost       "[127.0.0.9]:2525": relay mode for benchmarks; mail
                     from 127.0.0.0/8 to any other domain goes there
@@ -214,7 +227,7 @@ class PostfixPeer:
 
     def __init__(self, tmpdir, address="127.0.0.5", port=None, domains=("peer.test",),
                  auth_users=None, tls=False, relayhost=None, main_cf=None, hostname=None,
-                 require_auth=False, lifetime=900):
+                 require_auth=False, lifetime=900, recipients=None):
         self.address = address
         self.port = port if port is not None else free_port(address)
         self._port_given = port is not None
@@ -226,6 +239,7 @@ class PostfixPeer:
         self.hostname = hostname or ("mx." + self.domains[0] if self.domains else "relay.test")
         self.require_auth = require_auth
         self.lifetime = lifetime
+        self.recipients = list(recipients) if recipients is not None else None
         self.tmpdir = Path(tmpdir).resolve()
         self.queue_dir = None
         self._set_paths()
@@ -298,7 +312,8 @@ class PostfixPeer:
             "smtpd_error_sleep_time": "0s",
             "virtual_mailbox_domains": " ".join(self.domains),
             "virtual_mailbox_base": str(self.maildir.parent),
-            "virtual_mailbox_maps": "static:Maildir/",
+            "virtual_mailbox_maps": ("static:Maildir/" if self.recipients is None
+                                     else f"texthash:{self.conf_dir}/vmailbox"),
             "virtual_uid_maps": f"static:{uid}",
             "virtual_gid_maps": f"static:{gid}",
             "virtual_minimum_uid": "1",
@@ -394,6 +409,10 @@ class PostfixPeer:
             _key, self.tls_cert = make_self_signed(self.conf_dir, self.hostname)
         if self.auth_users:
             self._write_sasl()
+        if self.recipients is not None:
+            # texthash: read when a process starts, no postmap needed.
+            (self.conf_dir / "vmailbox").write_text(
+                "".join(f"{r} Maildir/\n" for r in self.recipients))
         (self.conf_dir / "main.cf").write_text(self._main_cf())
         (self.conf_dir / "master.cf").write_text(
             MASTER_CF.format(address=self.address, port=self.port))
@@ -581,12 +600,12 @@ class PostfixPeer:
                 return [p.read_bytes() for p in paths]
             time.sleep(0.05)
 
-    def queue_files(self):
-        """Queue IDs still in the queue (incoming, active, deferred, hold)."""
+    def queue_files(self, queues=("incoming", "active", "deferred", "hold", "maildrop")):
+        """Queue IDs still in the given queues (default: all of them)."""
         ids = []
         if self.queue_dir is None:
             return ids
-        for sub in ("incoming", "active", "deferred", "hold", "maildrop"):
+        for sub in queues:
             d = self.queue_dir / sub
             if d.is_dir():
                 for _dirpath, _dirs, files in os.walk(d):

@@ -19,13 +19,13 @@ checked against what was advertised (BODY, SMTPUTF8, SIZE, RET, ENVID, AUTH
 / NOTIFY, ORCPT) and kept as sent, case included: aiosmtpd itself knows no
 DSN parameters and upper-cases them. The null reverse path <> is accepted.
 
-Replies are programmable per stage: greeting_reply (a non-220 reply
-instead of the greeting: 421 closes the connection, 554 and others answer
-503 to everything but QUIT),
-ehlo_reply, mail_reply / rcpt_reply (address -> reply), data_reply (sticky)
-and fail_next(n, reply) (the next n DATA commands). Every reply is a whole
-SMTP reply line, "CODE TEXT"; "CODE-TEXT\\r\\nCODE TEXT" gives a multi-line one.
-The default DATA reply names the message: "250 2.0.0 Ok: queued as S<n>".
+Replies are programmable per stage: greeting_reply (a non-220 reply instead
+of the greeting: 421 closes the connection, 554 and others answer 503 to
+everything but QUIT), ehlo_reply (the whole EHLO reply), mail_reply /
+rcpt_reply (address -> reply, "*" for any), data_reply (sticky) and
+fail_next(n, reply) (the next n DATA commands). A reply is "CODE TEXT";
+"CODE-TEXT\\r\\nCODE TEXT" gives a multi-line one. The default DATA reply
+names the message: "250 2.0.0 Ok: queued as S<n>".
 
 Also here, shared with postfix_peer.py: port_free/free_port (one port free
 on several loopback addresses) and make_self_signed/server_tls_context.
@@ -47,6 +47,7 @@ from typing import List, Optional
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult
+
 
 class _QuietDeprecation(logging.Filter):
     """aiosmtpd 1.4 itself sets Session.login_data after every successful
@@ -244,6 +245,10 @@ class _SinkSMTP(SMTP):
         if self.sink.ehlo_reply:
             if not hostname:
                 return await self.push("501 Syntax: EHLO hostname")
+            if self.sink.ehlo_reply.startswith("2"):
+                self._set_rset_state()
+                self.session.extended_smtp = True
+                self.session.host_name = hostname
             for line in _reply_lines(self.sink.ehlo_reply):
                 await self.push(line)
             return

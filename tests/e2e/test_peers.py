@@ -140,6 +140,18 @@ def test_sink_greeting_replies(sink):
     assert sink.connections == 3
 
 
+def test_sink_ehlo_reply(sink):
+    sink.ehlo_reply = "502 5.5.1 EHLO not supported"  # an RFC 821 server
+    with connect(sink.address, sink.port) as c:
+        c.sendmail("a@example.net", ["b@peer.test"], MESSAGE)  # smtplib falls back to HELO
+    sink.ehlo_reply = "250-sink.test\r\n250 8BITMIME"
+    with connect(sink.address, sink.port) as c:
+        assert c.ehlo() == (250, b"sink.test\n8BITMIME")
+        c.sendmail("a@example.net", ["b@peer.test"], MESSAGE, mail_options=["BODY=8BITMIME"])
+    first, second = sink.wait(2, timeout=5)
+    assert first.helo == "client.test" and second.mail_options[-1] == "BODY=8BITMIME"
+
+
 def test_sink_starttls_and_auth(tls_sink):
     s = tls_sink
     with connect(s.address, s.port) as c:
@@ -214,7 +226,8 @@ def test_postfix_peer_delivers_to_maildir(tmp_path):
 @needs_postfix
 def test_postfix_peer_auth_and_tls(tmp_path):
     peer = PostfixPeer(tmp_path, address="127.0.0.6", domains=["peer.test"],
-                       auth_users={"relay": "s3cret pw", "bob@peer.test": "pw2"}, tls=True)
+                       auth_users={"relay": "s3cret pw", "bob@peer.test": "pw2"}, tls=True,
+                       require_auth=True, recipients=["b@peer.test"])
     peer.start()
     try:
         with connect(peer.address, peer.port) as c:
@@ -226,6 +239,14 @@ def test_postfix_peer_auth_and_tls(tmp_path):
                 c.login("relay", "wrong")
             c.login("relay", "s3cret pw")
             c.sendmail("a@example.net", ["b@peer.test"], MESSAGE)
+            with pytest.raises(smtplib.SMTPRecipientsRefused) as e:
+                c.sendmail("a@example.net", ["unknown@peer.test"], MESSAGE)
+            code, text = e.value.recipients["unknown@peer.test"]
+            assert code == 550 and b"5.1.1" in text
+        with connect(peer.address, peer.port) as c:
+            with pytest.raises(smtplib.SMTPRecipientsRefused) as e:
+                c.sendmail("a@example.net", ["b@peer.test"], MESSAGE)  # no AUTH
+            assert e.value.recipients["b@peer.test"][0] == 554
         # AUTH LOGIN, without TLS (allowed here), a user name with a domain.
         with connect(peer.address, peer.port) as c:
             c.ehlo()
