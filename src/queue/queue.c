@@ -26,7 +26,8 @@
 #include "store/store.h"
 #include "tls/tls.h"
 
-#define SCAN_LIMIT 200        /* entries read per scan */
+#define SCAN_LIMIT 500        /* entries read per scan */
+#define REFILL_BELOW 200      /* jobs waiting: read more when fewer, if more are due */
 #define MAX_JOBS_IN_MEMORY 5000
 #define LEASE_SECONDS 3600    /* a crash releases leases at the next start */
 
@@ -108,6 +109,7 @@ static void dests_prune(struct queue_runner *q)
 
 struct scan_ctx {
 	struct queue_runner *q;
+	unsigned entries;
 	int64_t *lease;
 	size_t nlease, caplease;
 };
@@ -117,6 +119,7 @@ static void scan_entry(void *ctx, const struct store_queue_entry *e,
 {
 	struct scan_ctx *sc = ctx;
 	struct queue_runner *q = sc->q;
+	sc->entries++;
 	/* One job per destination domain (all of them to the smarthost are
 	 * still grouped by domain: one transaction each). */
 	size_t i = 0;
@@ -174,6 +177,9 @@ static void scan(struct queue_runner *q)
 		log_error("queue", NULL, "lease: %s", store_conn_error(q->conn));
 	}
 	free(sc.lease);
+	/* A full scan: more may be due than one scan reads. Read again as soon
+	 * as the destinations have taken most of these. */
+	q->more_due = sc.entries >= SCAN_LIMIT;
 	start_agents(q);
 }
 
@@ -410,6 +416,10 @@ static void agent_take_job(struct agent *a)
 		return;
 	}
 	q->njobs--;
+	if (q->more_due && q->njobs < REFILL_BELOW && !q->kicked) {
+		q->kicked = true;
+		loop_post(q->loop, on_kick, q);
+	}
 	a->job = j;
 	char where[512];
 	snprintf(where, sizeof(where), "%s[%s]:%u", a->host, a->addrtext, a->port);
@@ -657,6 +667,8 @@ void queue_runner_stop(struct queue_runner **qp)
 		/* Bounces committed meanwhile post back here: run them. */
 		queue_results_drain(q);
 	}
+	if (q->conn != NULL)
+		queue_results_flush(q);
 	dns_resolver_free(&q->dns);
 	tls_client_free(&q->tls);
 	dkim_keyring_free(&q->dkim);

@@ -19,6 +19,7 @@ struct store;
 struct store_conn;
 struct loop;
 struct tls_client;
+struct settle;
 struct dkim_keyring;
 
 /* One recipient of a job, with the outcome of the attempt. */
@@ -88,6 +89,7 @@ struct queue_runner {
 	struct loop *loop;
 	pthread_t thread;
 	bool started, stopping, kicked;
+	bool more_due; /* the last scan was full */
 	int64_t next_check;
 	struct dns_resolver *dns;
 	struct tls_client *tls;
@@ -102,6 +104,10 @@ struct queue_runner {
 	char sh_host[256];
 	unsigned sh_port;
 	char *sh_user, *sh_pass;
+	/* outcomes waiting for the end of the loop pass (queue_result.c) */
+	struct settle **settled;
+	size_t nsettled, capsettled;
+	bool flush_scheduled;
 	/* bounces being committed (they call back from the committer) */
 	pthread_mutex_t dsn_lock;
 	pthread_cond_t dsn_cond;
@@ -127,6 +133,8 @@ void queue_job_failed(struct queue_runner *q, struct qjob *j, bool permanent, co
 		      const char *error, const char *remote_mta);
 /* Close the job's file and free what was prepared for sending it. */
 void queue_agent_release_job(struct agent *a);
+/* Record outcomes still waiting (at stop). */
+void queue_results_flush(struct queue_runner *q);
 /* At stop: wait for bounces being committed and record them. */
 void queue_results_drain(struct queue_runner *q);
 

@@ -74,35 +74,72 @@ static void settle_free(struct settle *st)
 	free(st);
 }
 
-/* Remove the entry when none of its recipients is pending any more. */
-struct pending_count {
-	unsigned pending;
-};
-
-static void count_pending(void *ctx, const struct store_queue_entry *e,
-			  const struct store_queue_rcpt *r, size_t n)
+/* Outcomes are recorded together once per loop pass (one transaction for
+ * every job that finished in it): the scheduler's group commit. Entries
+ * left without pending recipients go in the same transaction. */
+static void removed_cb(void *ctx, int64_t entry_id)
 {
-	struct pending_count *pc = ctx;
-	(void)e;
-	for (size_t i = 0; i < n; i++)
-		pc->pending += r[i].state == STORE_QRCPT_PENDING;
+	struct queue_runner *q = ctx;
+	for (size_t i = 0; i < q->nsettled; i++) {
+		struct settle *st = q->settled[i];
+		if (st->j->entry_id == entry_id) {
+			log_info("queue", st->j->qid, "removed (every recipient done)");
+			return;
+		}
+	}
+}
+
+static void settled_flush(void *arg)
+{
+	struct queue_runner *q = arg;
+	q->flush_scheduled = false;
+	size_t n = 0;
+	for (size_t i = 0; i < q->nsettled; i++)
+		n += q->settled[i]->n;
+	struct store_qrcpt_update *u = xcalloc(n == 0 ? 1 : n, sizeof(*u));
+	int64_t *entries = xcalloc(q->nsettled == 0 ? 1 : q->nsettled, sizeof(int64_t));
+	size_t k = 0, ne = 0;
+	for (size_t i = 0; i < q->nsettled; i++) {
+		struct settle *st = q->settled[i];
+		memcpy(u + k, st->u, st->n * sizeof(*u));
+		k += st->n;
+		bool dup = false;
+		for (size_t e = 0; e < ne && !dup; e++)
+			dup = entries[e] == st->j->entry_id;
+		if (!dup)
+			entries[ne++] = st->j->entry_id;
+	}
+	if (store_queue_settle(q->conn, u, n, entries, ne, removed_cb, q) < 0)
+		log_error("queue", NULL, "recording %zu delivery result(s): %s", n,
+			  store_conn_error(q->conn));
+	free(u);
+	free(entries);
+	for (size_t i = 0; i < q->nsettled; i++)
+		settle_free(q->settled[i]);
+	q->nsettled = 0;
 }
 
 static void settle_apply(struct settle *st)
 {
 	struct queue_runner *q = st->q;
-	if (store_queue_update(q->conn, st->u, st->n) < 0) {
-		log_error("queue", st->j->qid, "recording delivery results: %s",
-			  store_conn_error(q->conn));
-		settle_free(st);
-		return;
+	if (q->nsettled == q->capsettled) {
+		q->capsettled = q->capsettled == 0 ? 16 : q->capsettled * 2;
+		q->settled = xrealloc(q->settled, q->capsettled * sizeof(*q->settled));
 	}
-	struct pending_count pc = {0};
-	if (store_queue_list(q->conn, st->j->entry_id, count_pending, &pc) == 0 && pc.pending == 0) {
-		if (store_queue_remove(q->conn, st->j->entry_id) > 0)
-			log_info("queue", st->j->qid, "removed (every recipient done)");
+	q->settled[q->nsettled++] = st;
+	if (!q->flush_scheduled) {
+		q->flush_scheduled = true;
+		loop_defer(q->loop, settled_flush, q);
 	}
-	settle_free(st);
+}
+
+void queue_results_flush(struct queue_runner *q)
+{
+	if (q->nsettled > 0)
+		settled_flush(q);
+	free(q->settled);
+	q->settled = NULL;
+	q->capsettled = 0;
 }
 
 /* ------------------------------------------------------------ bounces */

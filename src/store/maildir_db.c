@@ -885,6 +885,7 @@ const struct store_backend store_backend_maildir = {
 	.queue_find = maildir_queue_find,
 	.queue_update = maildir_queue_update,
 	.queue_remove = maildir_queue_remove,
+	.queue_settle = maildir_queue_settle,
 	.queue_set_held = maildir_queue_set_held,
 	.queue_set_warned = maildir_queue_set_warned,
 	.queue_flush = maildir_queue_flush,

@@ -208,6 +208,9 @@ int maildir_queue_list(struct store_conn *c, int64_t id, store_queue_cb *cb, voi
 int64_t maildir_queue_find(struct store_conn *c, const char *qid);
 int maildir_queue_update(struct store_conn *c, const struct store_qrcpt_update *u, size_t n);
 int maildir_queue_remove(struct store_conn *c, int64_t id);
+int maildir_queue_settle(struct store_conn *c, const struct store_qrcpt_update *u, size_t n,
+			 const int64_t *entries, size_t nentries, store_queue_removed_cb *removed,
+			 void *ctx);
 int maildir_queue_set_held(struct store_conn *c, int64_t id, bool held);
 int maildir_queue_set_warned(struct store_conn *c, int64_t id);
 int maildir_queue_flush(struct store_conn *c, int64_t id, int64_t now);

@@ -195,15 +195,25 @@ static int exec_bound(struct maildir_conn *c, const char *sql, int64_t a, int64_
 
 int maildir_queue_update(struct store_conn *conn, const struct store_qrcpt_update *u, size_t n)
 {
+	return maildir_queue_settle(conn, u, n, NULL, 0, NULL, NULL);
+}
+
+int maildir_queue_settle(struct store_conn *conn, const struct store_qrcpt_update *u, size_t n,
+			 const int64_t *entries, size_t nentries, store_queue_removed_cb *removed,
+			 void *ctx)
+{
 	struct maildir_conn *c = MC(conn);
 	static const char sql[] =
 		"UPDATE queue_rcpt SET state = ?2, next_attempt = ?3, last_attempt = ?4, lease_until = 0,"
 		" attempts = attempts + ?5, last_error = COALESCE(?6, last_error),"
 		" status = COALESCE(?7, status), remote_mta = COALESCE(?8, remote_mta)"
 		" WHERE id = ?1";
-	sqlite3_stmt *st = NULL;
-	if (maildir_db_exec(c->db, "BEGIN IMMEDIATE") < 0)
+	sqlite3_stmt *st = NULL, *done = NULL, *del = NULL;
+	char **files = nentries > 0 ? xcalloc(nentries, sizeof(char *)) : NULL;
+	if (maildir_db_exec(c->db, "BEGIN IMMEDIATE") < 0) {
+		free(files);
 		return maildir_db_error(c);
+	}
 	if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK)
 		goto fail;
 	for (size_t i = 0; i < n; i++) {
@@ -223,15 +233,56 @@ int maildir_queue_update(struct store_conn *conn, const struct store_qrcpt_updat
 		if (sqlite3_step(st) != SQLITE_DONE)
 			goto fail;
 	}
+	/* Entries with nothing pending any more go, in the same transaction. */
+	if (nentries > 0 &&
+	    (sqlite3_prepare_v2(c->db,
+				"SELECT q.filename FROM queue q WHERE q.id = ?1 AND NOT EXISTS"
+				" (SELECT 1 FROM queue_rcpt r WHERE r.queue_id = q.id AND r.state = 0)",
+				-1, &done, NULL) != SQLITE_OK ||
+	     sqlite3_prepare_v2(c->db, "DELETE FROM queue WHERE id = ?1", -1, &del, NULL) !=
+		     SQLITE_OK))
+		goto fail;
+	for (size_t i = 0; i < nentries; i++) {
+		sqlite3_reset(done);
+		sqlite3_bind_int64(done, 1, entries[i]);
+		if (sqlite3_step(done) != SQLITE_ROW)
+			continue;
+		files[i] = xstrdup(col_text(done, 0) != NULL ? col_text(done, 0) : "");
+		sqlite3_reset(del);
+		sqlite3_bind_int64(del, 1, entries[i]);
+		if (sqlite3_step(del) != SQLITE_DONE)
+			goto fail;
+	}
 	sqlite3_finalize(st);
+	sqlite3_finalize(done);
+	sqlite3_finalize(del);
+	st = done = del = NULL;
 	if (maildir_db_exec(c->db, "COMMIT") < 0)
-		goto fail_nost;
+		goto fail;
+	/* Row first, file after: a crash in between leaves a file that recovery
+	 * sets aside, never an entry delivered twice. */
+	for (size_t i = 0; i < nentries; i++) {
+		if (files[i] == NULL)
+			continue;
+		char path[PATH_MAX];
+		snprintf(path, sizeof(path), "%s/%s", c->store->queue_dir, files[i]);
+		if (unlink(path) < 0 && errno != ENOENT)
+			log_warn("queue", NULL, "remove %s: %s", path, strerror(errno));
+		free(files[i]);
+		if (removed != NULL)
+			removed(ctx, entries[i]);
+	}
+	free(files);
 	return 0;
 fail:
 	sqlite3_finalize(st);
-fail_nost:
+	sqlite3_finalize(done);
+	sqlite3_finalize(del);
 	maildir_db_error(c);
 	maildir_db_exec(c->db, "ROLLBACK");
+	for (size_t i = 0; i < nentries; i++)
+		free(files[i]);
+	free(files);
 	return -1;
 }
 

@@ -340,6 +340,13 @@ int store_queue_update(struct store_conn *c, const struct store_qrcpt_update *u,
 	return B(c)->queue_update(c, u, n);
 }
 
+int store_queue_settle(struct store_conn *c, const struct store_qrcpt_update *u, size_t n,
+		       const int64_t *entries, size_t nentries, store_queue_removed_cb *removed,
+		       void *ctx)
+{
+	return B(c)->queue_settle(c, u, n, entries, nentries, removed, ctx);
+}
+
 int store_queue_remove(struct store_conn *c, int64_t id)
 {
 	return B(c)->queue_remove(c, id);

@@ -357,6 +357,14 @@ struct store_qrcpt_update {
 	const char *remote_mta;
 };
 int store_queue_update(struct store_conn *c, const struct store_qrcpt_update *u, size_t n);
+/* Record many outcomes in one transaction, then remove each of `entries`
+ * that has no pending recipient left (row first, then file); `removed` is
+ * called for each entry removed (after the commit). The group commit of the
+ * delivery scheduler. */
+typedef void store_queue_removed_cb(void *ctx, int64_t entry_id);
+int store_queue_settle(struct store_conn *c, const struct store_qrcpt_update *u, size_t n,
+		       const int64_t *entries, size_t nentries, store_queue_removed_cb *removed,
+		       void *ctx);
 /* Remove entry `id` and its file (every recipient done, or the administrator). */
 int store_queue_remove(struct store_conn *c, int64_t id);
 int store_queue_set_held(struct store_conn *c, int64_t id, bool held);
@@ -460,6 +468,9 @@ struct store_backend {
 	int64_t (*queue_find)(struct store_conn *c, const char *qid);
 	int (*queue_update)(struct store_conn *c, const struct store_qrcpt_update *u, size_t n);
 	int (*queue_remove)(struct store_conn *c, int64_t id);
+	int (*queue_settle)(struct store_conn *c, const struct store_qrcpt_update *u, size_t n,
+			    const int64_t *entries, size_t nentries, store_queue_removed_cb *removed,
+			    void *ctx);
 	int (*queue_set_held)(struct store_conn *c, int64_t id, bool held);
 	int (*queue_set_warned)(struct store_conn *c, int64_t id);
 	int (*queue_flush)(struct store_conn *c, int64_t id, int64_t now);
