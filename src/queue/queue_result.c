@@ -54,6 +54,7 @@ struct settle {
 	struct qjob *j;
 	struct store_qrcpt_update *u;
 	char **texts; /* owned copies for u[i].error */
+	char **mtas;  /* owned copies for u[i].remote_mta (the agent may go first) */
 	size_t n;
 };
 
@@ -66,9 +67,12 @@ static bool notify_has(const char *notify, const char *what)
 
 static void settle_free(struct settle *st)
 {
-	for (size_t i = 0; i < st->n; i++)
+	for (size_t i = 0; i < st->n; i++) {
 		free(st->texts[i]);
+		free(st->mtas[i]);
+	}
 	free(st->texts);
+	free(st->mtas);
 	free(st->u);
 	qjob_free(st->j);
 	free(st);
@@ -343,7 +347,9 @@ static void outcome(struct settle *st, size_t i, int code, const char *status, c
 	u->rcpt_id = r->id;
 	u->attempt_time = now;
 	u->count_attempt = true;
-	u->remote_mta = remote_mta;
+	free(st->mtas[i]);
+	st->mtas[i] = remote_mta != NULL ? xstrdup(remote_mta) : NULL;
+	u->remote_mta = st->mtas[i];
 	char st_buf[16];
 	if (status != NULL && status[0] != '\0')
 		snprintf(st_buf, sizeof(st_buf), "%s", status);
@@ -430,6 +436,7 @@ static struct settle *settle_new(struct queue_runner *q, struct qjob *j)
 	st->n = j->n;
 	st->u = xcalloc(j->n, sizeof(*st->u));
 	st->texts = xcalloc(j->n, sizeof(char *));
+	st->mtas = xcalloc(j->n, sizeof(char *));
 	return st;
 }
 
