@@ -4,7 +4,7 @@
 set -eu
 PKGS="build-essential clang libclang-rt-14-dev pkg-config
       libsqlite3-dev sqlite3 zlib1g-dev libargon2-dev libssl-dev openssl libidn2-dev libinih-dev libc-ares-dev
-      libcmocka-dev
+      libcmocka-dev valgrind cppcheck
       python3 python3-pytest python3-pytest-xdist python3-aiosmtpd python3-dkim python3-dnslib opendkim-tools
       swaks mutt msmtp procps iproute2
       isync fetchmail

@@ -1,7 +1,8 @@
 #!/bin/bash
-# test.sh - install, build and run the whole test suite: C unit tests, the
-# end-to-end suite against a real server, the same two under AddressSanitizer
-# + UndefinedBehaviorSanitizer, and a short run of every fuzz target.
+# test.sh - install, build and run the whole test suite: cppcheck, C unit
+# tests (also under Valgrind memcheck), the end-to-end suite against a real
+# server, the same two under AddressSanitizer + UndefinedBehaviorSanitizer,
+# and a short run of every fuzz target.
 # The last line is the overall summary: "N passed, M failed".
 #   scripts/test.sh                 everything (what CI runs)
 #   FUZZ_SECONDS=N scripts/test.sh  fuzz each target N seconds (default 10)
@@ -57,8 +58,14 @@ run_phase() {
 }
 
 run_phase build make -j"$JOBS" all
+run_phase lint make lint
 run_phase unit make -j"$JOBS" unit
+# The release unit test binaries again under memcheck (about 2.5 min).
+run_phase valgrind scripts/run-valgrind.sh build/tests
 run_phase e2e /usr/bin/python3 -m pytest -q -p no:cacheprovider -n 4 tests/e2e
+# Crash consistency (tests/chaos): SIGKILL under SMTP and IMAP load, short
+# form (6 kills per test, about half a minute); `make chaos` runs 25.
+run_phase chaos /usr/bin/python3 -m pytest -q -s -p no:cacheprovider tests/chaos --chaos-kills 6
 run_phase asan-build make -j"$JOBS" asan
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:halt_on_error=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"

@@ -240,6 +240,8 @@ postane_init() {  # dir: postane init with --port-base; dies on failure
     "$POSTANE" init "$1" --domain bench.test --port-base "$PORT_BASE" >"$RUN_DIR/postane-init.log" 2>&1 ||
         { cat "$RUN_DIR/postane-init.log" >&2; die "postane init failed"; }
     [[ -f "$1/postane.conf" ]] || die "postane init did not write $1/postane.conf"
+    # Every load generator connects from 127.0.0.1: no per-address limit.
+    sed -i 's/^\[server\]$/[server]\nmax_connections_per_ip = 0/' "$1/postane.conf"
 }
 
 postane_add_users() {  # conf address... (password "pass")

@@ -30,5 +30,6 @@ int cli_alias(const struct config *cfg, int argc, char **argv);
 int cli_dkim(const struct config *cfg, int argc, char **argv);
 int cli_dns(const struct config *cfg, int argc, char **argv);
 int cli_queue(const struct config *cfg, int argc, char **argv);
+int cli_check(const struct config *cfg, int argc, char **argv);
 
 #endif

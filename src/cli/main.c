@@ -38,6 +38,7 @@ static const char usage_text[] =
 	"  queue list|show|flush|delete|hold|release   the outbound queue\n"
 	"  dkim keygen|list               DKIM signing keys and their DNS records\n"
 	"  dns records DOMAIN             the DNS records a mail domain needs\n"
+	"  check [--repair]               check (and repair) the store's integrity\n"
 	"\n"
 	"Run `postane COMMAND --help` for the options of one command.\n";
 
@@ -178,6 +179,7 @@ int main(int argc, char **argv)
 		{"queue", cli_queue},
 		{"dkim", cli_dkim},
 		{"dns", cli_dns},
+		{"check", cli_check},
 	};
 	int (*admin_fn)(const struct config *, int, char **) = NULL;
 	for (size_t i = 0; i < sizeof(admin) / sizeof(admin[0]); i++)

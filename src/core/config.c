@@ -42,6 +42,7 @@ void config_defaults(struct config *cfg)
 	cfg->max_errors = 20;
 	cfg->max_line_length = 2048;
 	cfg->max_connections = 20000;
+	cfg->max_connections_per_ip = 50;
 	cfg->timeout_command = 300;
 	cfg->timeout_data = 180;
 	cfg->min_data_rate = 500;
@@ -118,6 +119,7 @@ static const struct key_def keys[] = {
 	{"server", "user", KEY_STRING, OFF(run_as), 0, 0},
 	{"server", "log_level", KEY_LOGLEVEL, OFF(log_level), 0, 0},
 	{"server", "max_connections", KEY_UINT, OFF(max_connections), 1, 1000000},
+	{"server", "max_connections_per_ip", KEY_UINT, OFF(max_connections_per_ip), 0, 1000000},
 	{"listen", "address", KEY_STRING, OFF(listen), 0, 0},
 	{"listen", "smtp", KEY_PORT, OFF(ports[LISTENER_SMTP]), 0, 65535},
 	{"listen", "submission", KEY_PORT, OFF(ports[LISTENER_SUBMISSION]), 0, 65535},

@@ -45,6 +45,7 @@ struct config {
 	unsigned max_errors;        /* protocol errors before 421 */
 	unsigned max_line_length;   /* command line, bytes incl. CRLF */
 	unsigned max_connections;   /* per process */
+	unsigned max_connections_per_ip; /* [server], all protocols; 0 = unlimited */
 	unsigned timeout_command;   /* seconds waiting for a command */
 	unsigned timeout_data;      /* seconds waiting for each data block */
 	unsigned min_data_rate;     /* bytes/s that keep extending the data deadline */

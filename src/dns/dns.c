@@ -585,6 +585,8 @@ static void route_on_mx(struct dns_query *q, int status, const unsigned char *ab
 		order[i].key = keys[i];
 		order[i].host = ans.mx[i].host;
 	}
+	/* The loop above filled the ans.nmx entries qsort reads. */
+	/* cppcheck-suppress uninitvar */
 	qsort(order, ans.nmx, sizeof(order[0]), mx_order_cmp);
 	for (size_t i = 0; i < ans.nmx && q->nhosts < DNS_ROUTE_MAX_HOSTS; i++) {
 		const char *host = order[i].host;

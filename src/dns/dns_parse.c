@@ -319,6 +319,8 @@ int dns_parse_answer(const uint8_t *msg, size_t len, struct dns_answer *answer_r
 	uint8_t qwire[WIRE_NAME_MAX], wire[WIRE_NAME_MAX];
 	size_t qwlen = 0, wlen;
 	for (unsigned i = 0; i < qdcount; i++) {
+		/* qwire and wire are output buffers: read_name() fills them. */
+		/* cppcheck-suppress legacyUninitvar */
 		if (read_name(msg, len, &off, i == 0 ? qwire : wire, i == 0 ? &qwlen : &wlen,
 			      error_r) != NAME_OK)
 			return -1;

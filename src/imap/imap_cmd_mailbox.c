@@ -381,26 +381,45 @@ static void cmd_unsubscribe(struct imap_session *s, const struct imap_command *c
 
 /* ----- LIST / LSUB ----- */
 
-/* IMAP pattern match: '*' anything, '%' anything but the separator. */
+/* IMAP pattern match: '*' anything, '%' anything but the separator.
+ * Simulated as a set of pattern positions, one pass over the name: time
+ * O(pattern x name) whatever the wildcards (backtracking would be
+ * exponential in the number of them: one LIST could stall a loop). */
+static void pattern_closure(const char *p, size_t pl, bool *set)
+{
+	for (size_t i = 0; i < pl; i++)
+		if (set[i] && (p[i] == '*' || p[i] == '%'))
+			set[i + 1] = true;
+}
+
 static bool pattern_match(const char *p, const char *n)
 {
-	for (; *p != '\0'; p++, n++) {
-		if (*p == '*' || *p == '%') {
-			bool star = *p == '*';
-			for (const char *q = n;; q++) {
-				if (pattern_match(p + 1, q))
-					return true;
-				if (*q == '\0' || (!star && *q == '/'))
-					return false;
-			}
+	size_t pl = strlen(p);
+	bool *cur = xcalloc(pl + 1, sizeof(bool)), *next = xcalloc(pl + 1, sizeof(bool));
+	cur[0] = true;
+	pattern_closure(p, pl, cur);
+	bool any = true;
+	for (; *n != '\0' && any; n++) {
+		memset(next, 0, pl + 1);
+		any = false;
+		for (size_t i = 0; i < pl; i++) {
+			if (!cur[i])
+				continue;
+			/* INBOX matches case-insensitively; names already use "INBOX". */
+			if (p[i] == '*' || (p[i] == '%' && *n != '/'))
+				next[i] = any = true;
+			else if (p[i] != '*' && p[i] != '%' && p[i] == *n)
+				next[i + 1] = any = true;
 		}
-		if (*n == '\0')
-			return false;
-		/* INBOX matches case-insensitively; names already use "INBOX". */
-		if (*p != *n)
-			return false;
+		pattern_closure(p, pl, next);
+		bool *t = cur;
+		cur = next;
+		next = t;
 	}
-	return *n == '\0';
+	bool match = any && cur[pl];
+	free(cur);
+	free(next);
+	return match;
 }
 
 struct list_entry {

@@ -351,6 +351,8 @@ static void esearch(struct run *r, const uint32_t *order, size_t n)
 	}
 	if (n > 0 && (o & IMAP_SEARCH_RETURN_MIN))
 		sel[nsel++] = order[min_at];
+	/* sel[0] is read only when nsel == 1, that is after it was set. */
+	/* cppcheck-suppress uninitvar */
 	if (n > 0 && (o & IMAP_SEARCH_RETURN_MAX) && !(nsel == 1 && sel[0] == order[max_at]))
 		sel[nsel++] = order[max_at];
 	if (o & IMAP_SEARCH_RETURN_SAVE) {

@@ -809,8 +809,10 @@ static enum imap_search_match yes_no(bool b)
 
 static bool has_keyword(const char *list, const char *kw, size_t kwlen)
 {
+	if (list == NULL)
+		return false;
 	const char *p = list;
-	while (p != NULL && *p != '\0') {
+	while (*p != '\0') {
 		size_t n = strcspn(p, " ");
 		if (n == kwlen && strncasecmp(p, kw, n) == 0)
 			return true;

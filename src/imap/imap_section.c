@@ -184,9 +184,9 @@ int imap_section_parse(const char *s, size_t len, bool binary, struct imap_secti
 	}
 	if (keyword_at(s, len, pos, "HEADER.FIELDS.NOT") ||
 	    keyword_at(s, len, pos, "HEADER.FIELDS")) {
-		bool not = keyword_at(s, len, pos, "HEADER.FIELDS.NOT");
-		sec->kind = not ? IMAP_SECTION_FIELDS_NOT : IMAP_SECTION_FIELDS;
-		pos += not ? 17 : 13;
+		bool negated = keyword_at(s, len, pos, "HEADER.FIELDS.NOT");
+		sec->kind = negated ? IMAP_SECTION_FIELDS_NOT : IMAP_SECTION_FIELDS;
+		pos += negated ? 17 : 13;
 		if (pos >= len || s[pos] != ' ') {
 			*error_r = "space expected after HEADER.FIELDS";
 			goto fail;

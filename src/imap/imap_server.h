@@ -28,6 +28,7 @@ struct imap_env {
 	struct tls_server *tls;
 	struct auth_service *auth;
 	atomic_uint *connections;
+	void (*released)(int fd); /* if set: called as a session ends, before its socket closes */
 	struct imap_session *sessions;
 	unsigned count;
 	bool draining;

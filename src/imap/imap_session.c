@@ -258,8 +258,8 @@ static int add_flag(const char *str, size_t len, uint32_t *flags, struct buf *kw
 		return -1;
 	}
 	/* Keywords are case-insensitive: keep each only once. */
-	const char *p = kw->data;
-	while (p != NULL && *p != '\0') {
+	const char *p = kw->data != NULL ? kw->data : "";
+	while (*p != '\0') {
 		size_t n = strcspn(p, " ");
 		if (n == len && strncasecmp(p, str, len) == 0)
 			return 0;
@@ -495,6 +495,8 @@ void imap_session_release(struct imap_session *s)
 	imap_parser_free(&s->parser);
 	log_info("imap", s->id, "disconnect from %s%s%s", s->conn.peer_ip,
 		 s->authenticated ? " user=" : "", s->authenticated ? s->user.local : "");
+	if (env->released != NULL)
+		env->released(s->conn.fd);
 	conn_close(&s->conn);
 	if (s->prev != NULL)
 		s->prev->next = s->next;

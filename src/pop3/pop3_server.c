@@ -837,6 +837,8 @@ static void session_release(struct pop3_session *s)
 	else
 		log_info("pop3", s->id, "disconnect from %s errors=%u", s->conn.peer_ip, s->errors);
 	maildrop_free(s);
+	if (env->released != NULL)
+		env->released(s->conn.fd);
 	conn_close(&s->conn);
 	if (s->prev != NULL)
 		s->prev->next = s->next;

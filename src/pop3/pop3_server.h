@@ -31,6 +31,7 @@ struct pop3_env {
 	struct tls_server *tls;	       /* NULL: no certificate, no STLS/POP3S */
 	struct auth_service *auth;     /* NULL: nobody can log in */
 	atomic_uint *connections;      /* process-wide count of open sessions */
+	void (*released)(int fd);      /* if set: called as a session ends, before its socket closes */
 	struct pop3_session *sessions; /* doubly linked, this loop only */
 	unsigned count;
 	bool draining;

@@ -55,9 +55,182 @@ struct worker {
 	unsigned nlisteners;
 	bool draining;
 	uint64_t last_accept_error;
+	uint64_t last_refusal_log;
+	unsigned refusals_unlogged;
 };
 
 static atomic_uint connections;
+
+/* ----- open connections per client address ----- */
+
+/* [server] max_connections_per_ip, counted over every protocol and every
+ * loop thread in one table under one mutex (taken once per accept and once
+ * per session end: cheap next to the accept itself). A client over the limit
+ * is refused in accept_cb() before any session exists. Sessions report their
+ * end through their env's `released` hook, called before their socket is
+ * closed, so the descriptor names the connection unambiguously: no other
+ * accept can have been given the same number yet. */
+#define IPLIMIT_BUCKETS 1024
+
+struct ip_count {
+	struct ip_count *next;
+	uint8_t addr[16]; /* IPv6, or IPv4 as ::ffff:a.b.c.d */
+	unsigned count;
+};
+
+static struct {
+	pthread_mutex_t lock;
+	unsigned limit;                 /* 0: no limit, nothing counted */
+	uint64_t seed;                  /* hash seed: addresses are chosen by clients */
+	struct ip_count *buckets[IPLIMIT_BUCKETS];
+	struct ip_count **by_fd;        /* [fd]: the address that descriptor counts for */
+	size_t nfd;
+} iplimit = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* The 16-byte key of an accepted peer; false for a non-IP socket. */
+static bool iplimit_key(const struct sockaddr_storage *ss, uint8_t key[16])
+{
+	if (ss->ss_family == AF_INET6) {
+		memcpy(key, &((const struct sockaddr_in6 *)ss)->sin6_addr, 16);
+		return true;
+	}
+	if (ss->ss_family == AF_INET) {
+		memset(key, 0, 10);
+		key[10] = key[11] = 0xff;
+		memcpy(key + 12, &((const struct sockaddr_in *)ss)->sin_addr, 4);
+		return true;
+	}
+	return false;
+}
+
+static size_t iplimit_bucket(const uint8_t key[16])
+{
+	uint64_t h = iplimit.seed ^ 0xcbf29ce484222325ull; /* FNV-1a, seeded */
+	for (int i = 0; i < 16; i++) {
+		h ^= key[i];
+		h *= 0x100000001b3ull;
+	}
+	return (size_t)(h ^ (h >> 32)) % IPLIMIT_BUCKETS;
+}
+
+static void iplimit_init(unsigned limit)
+{
+	iplimit.limit = limit;
+	random_bytes(&iplimit.seed, sizeof(iplimit.seed));
+}
+
+/* Count connection `fd` from `ss`. Returns false (nothing counted) when that
+ * address already has `limit` connections open. */
+static bool iplimit_acquire(int fd, const struct sockaddr_storage *ss)
+{
+	uint8_t key[16];
+	if (iplimit.limit == 0 || fd < 0 || !iplimit_key(ss, key))
+		return true;
+	pthread_mutex_lock(&iplimit.lock);
+	struct ip_count **head = &iplimit.buckets[iplimit_bucket(key)];
+	struct ip_count *e = *head;
+	while (e != NULL && memcmp(e->addr, key, 16) != 0)
+		e = e->next;
+	if (e != NULL && e->count >= iplimit.limit) {
+		pthread_mutex_unlock(&iplimit.lock);
+		return false;
+	}
+	if (e == NULL) {
+		e = xcalloc(1, sizeof(*e));
+		memcpy(e->addr, key, 16);
+		e->next = *head;
+		*head = e;
+	}
+	e->count++;
+	if ((size_t)fd >= iplimit.nfd) {
+		size_t n = iplimit.nfd > 0 ? iplimit.nfd : 256;
+		while (n <= (size_t)fd)
+			n *= 2;
+		iplimit.by_fd = xrealloc(iplimit.by_fd, n * sizeof(*iplimit.by_fd));
+		memset(iplimit.by_fd + iplimit.nfd, 0, (n - iplimit.nfd) * sizeof(*iplimit.by_fd));
+		iplimit.nfd = n;
+	}
+	iplimit.by_fd[fd] = e;
+	pthread_mutex_unlock(&iplimit.lock);
+	return true;
+}
+
+/* The sessions' `released` hook: connection `fd` is about to close. */
+static void iplimit_release(int fd)
+{
+	if (iplimit.limit == 0 || fd < 0)
+		return;
+	pthread_mutex_lock(&iplimit.lock);
+	struct ip_count *e = (size_t)fd < iplimit.nfd ? iplimit.by_fd[fd] : NULL;
+	if (e != NULL) {
+		iplimit.by_fd[fd] = NULL;
+		if (--e->count == 0) {
+			struct ip_count **pp = &iplimit.buckets[iplimit_bucket(e->addr)];
+			while (*pp != e)
+				pp = &(*pp)->next;
+			*pp = e->next;
+			free(e);
+		}
+	}
+	pthread_mutex_unlock(&iplimit.lock);
+}
+
+/* After every session has ended (and released its count). */
+static void iplimit_free(void)
+{
+	for (size_t i = 0; i < IPLIMIT_BUCKETS; i++) {
+		while (iplimit.buckets[i] != NULL) {
+			struct ip_count *e = iplimit.buckets[i];
+			iplimit.buckets[i] = e->next;
+			free(e);
+		}
+	}
+	free(iplimit.by_fd);
+	iplimit.by_fd = NULL;
+	iplimit.nfd = 0;
+}
+
+/* Turn away a client over the per-address limit: one line in the
+ * protocol's words (the socket buffer is empty, so it fits), then close.
+ * On the implicit-TLS ports nothing is said: a refused client is not worth
+ * a TLS handshake. Logged at most once a second per loop. */
+static void refuse_client(struct worker *wk, const struct listener *l, int fd,
+			  const struct sockaddr_storage *ss)
+{
+	const char *line = NULL;
+	switch (l->kind) {
+	case LISTENER_SMTP:
+	case LISTENER_SUBMISSION:
+		line = "421 4.7.0 Too many connections from your address\r\n";
+		break;
+	case LISTENER_IMAP:
+		line = "* BYE Too many connections from your address\r\n";
+		break;
+	case LISTENER_POP3:
+		line = "-ERR [SYS/TEMP] Too many connections\r\n";
+		break;
+	default:
+		break;
+	}
+	if (line != NULL && send(fd, line, strlen(line), MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+		/* The client is gone already; nothing to tell it. */
+	}
+	close(fd);
+	wk->refusals_unlogged++;
+	uint64_t now = loop_now(wk->loop);
+	if (now - wk->last_refusal_log >= 1000) {
+		char ip[INET6_ADDRSTRLEN] = "?";
+		const void *a = ss->ss_family == AF_INET6
+					? (const void *)&((const struct sockaddr_in6 *)ss)->sin6_addr
+					: (const void *)&((const struct sockaddr_in *)ss)->sin_addr;
+		inet_ntop(ss->ss_family, a, ip, sizeof(ip));
+		log_warn("server", NULL,
+			 "refused %u client(s) over max_connections_per_ip %u, last on %s from %s",
+			 wk->refusals_unlogged, iplimit.limit, l->name, ip);
+		wk->last_refusal_log = now;
+		wk->refusals_unlogged = 0;
+	}
+}
 
 static int bind_one(const char *addr, unsigned port, char *name, size_t namelen)
 {
@@ -105,7 +278,9 @@ static void accept_cb(struct watcher *w, uint32_t events)
 	struct listener *l = w->ctx;
 	struct worker *wk = l->worker;
 	for (int i = 0; i < 64; i++) {
-		int fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct sockaddr_storage peer;
+		socklen_t peerlen = sizeof(peer);
+		int fd = accept4(w->fd, (struct sockaddr *)&peer, &peerlen, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ||
 			    errno == ECONNABORTED)
@@ -116,6 +291,10 @@ static void accept_cb(struct watcher *w, uint32_t events)
 				wk->last_accept_error = now;
 			}
 			return;
+		}
+		if (!iplimit_acquire(fd, &peer)) {
+			refuse_client(wk, l, fd, &peer);
+			continue;
 		}
 		int one = 1;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -134,6 +313,7 @@ static void accept_cb(struct watcher *w, uint32_t events)
 			pop3_session_accept(&wk->pop3, fd, l->kind);
 			break;
 		default:
+			iplimit_release(fd);
 			close(fd);
 			break;
 		}
@@ -452,6 +632,7 @@ int server_run(const struct config *cfg)
 	 * root, then open the store as the unprivileged user. */
 	struct worker *workers = xcalloc(n, sizeof(*workers));
 	atomic_init(&connections, 0);
+	iplimit_init(cfg->max_connections_per_ip);
 	int status = 0;
 	for (unsigned i = 0; i < n && status == 0; i++) {
 		struct worker *wk = &workers[i];
@@ -500,16 +681,19 @@ int server_run(const struct config *cfg)
 		wk->smtp.auth = auth;
 		wk->smtp.drained = worker_check_drained;
 		wk->smtp.drained_ctx = wk;
+		wk->smtp.released = iplimit_release;
 		imap_env_init(&wk->imap, cfg, wk->loop, wk->store, &connections);
 		wk->imap.tls = tls;
 		wk->imap.auth = auth;
 		wk->imap.drained = worker_check_drained;
 		wk->imap.drained_ctx = wk;
+		wk->imap.released = iplimit_release;
 		pop3_env_init(&wk->pop3, cfg, wk->loop, wk->store, &connections);
 		wk->pop3.tls = tls;
 		wk->pop3.auth = auth;
 		wk->pop3.drained = worker_check_drained;
 		wk->pop3.drained_ctx = wk;
+		wk->pop3.released = iplimit_release;
 		loop_on_tick(wk->loop, worker_check_drained, wk);
 	}
 	struct change_hub hub = {.workers = workers, .n = n};
@@ -562,6 +746,7 @@ int server_run(const struct config *cfg)
 		loop_free(&workers[i].loop);
 	}
 	free(workers);
+	iplimit_free();
 	for (size_t i = 0; i < sc.nretired; i++)
 		tls_server_free(&sc.retired[i]);
 	free(sc.retired);

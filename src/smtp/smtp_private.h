@@ -66,6 +66,11 @@ struct smtp_txn {
 	bool hold_headers;            /* buffer the header section (submission) */
 	struct buf headers;           /* ... until its end is seen */
 	const char *reject;           /* reply decided while content streamed in */
+	/* Received: fields in the header section (mail loops, RFC 5321 6.3) */
+	bool hdr_done;                /* past the header section */
+	bool mid_line;                /* not at the start of a header line */
+	unsigned hdr_match;           /* bytes of "received:" matched on this line */
+	unsigned hops;
 };
 
 struct smtp_session {

@@ -249,7 +249,7 @@ static void finish_message(struct smtp_session *s)
 		log_txn(s, "552 too big");
 	} else if (s->txn.reject != NULL) {
 		smtp_error_reply(s, "%s", s->txn.reject);
-		log_txn(s, "rejected by submission policy");
+		log_txn(s, s->txn.reject);
 	} else if (s->txn.msg == NULL || err != NULL) {
 		if (full) {
 			smtp_reply(s, "452 4.3.1 Insufficient system storage");
@@ -289,11 +289,48 @@ static void finish_message(struct smtp_session *s)
 	smtp_set_state(s, SMTP_S_READY);
 }
 
+/* Count Received: fields while the header section streams by: more than
+ * SMTP_MAX_HOPS means a mail loop (RFC 5321 6.3; Postfix's hopcount_limit). */
+#define SMTP_MAX_HOPS 50
+static void count_hops(struct smtp_session *s, const char *data, size_t len)
+{
+	static const char want[] = "received:";
+	struct smtp_txn *t = &s->txn;
+	for (size_t i = 0; i < len && !t->hdr_done; i++) {
+		char c = data[i];
+		if (!t->mid_line) {
+			if (c == '\r' || c == '\n') { /* the empty line: body next */
+				t->hdr_done = true;
+				break;
+			}
+			t->mid_line = true;
+			t->hdr_match = 0;
+		}
+		if (c == '\n') {
+			t->mid_line = false;
+			continue;
+		}
+		if (t->hdr_match < sizeof(want) - 1) {
+			char lc = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+			if (lc == want[t->hdr_match]) {
+				if (++t->hdr_match == sizeof(want) - 1 && ++t->hops > SMTP_MAX_HOPS &&
+				    t->reject == NULL)
+					t->reject = "554 5.4.6 Error: too many hops (Received: fields); "
+						    "mail loop?";
+			} else {
+				t->hdr_match = sizeof(want); /* no match on this line */
+			}
+		}
+	}
+}
+
 /* Feed decoded content to the message, enforcing the size limit. */
 static void content_write(struct smtp_session *s, const char *data, size_t len)
 {
 	if (len == 0)
 		return;
+	if (!s->txn.hdr_done)
+		count_hops(s, data, len);
 	s->txn.size += len;
 	if (s->txn.too_big)
 		return;
@@ -886,6 +923,21 @@ static void handle_command(struct smtp_session *s, char *line, size_t len)
 
 /* ----- input processing ----- */
 
+/* A line over max_line_length. During AUTH it ends the SASL exchange (RFC
+ * 4954 4 and 6: 500 5.5.6), so that the next line is read as a command
+ * again, not as a response to a challenge. */
+static void line_too_long(struct smtp_session *s)
+{
+	log_info("smtp", s->id, "command line too long");
+	if (s->auth_active) {
+		s->auth_active = false;
+		sasl_wipe(&s->sasl);
+		smtp_error_reply(s, "500 5.5.6 Error: authentication exchange line is too long");
+		return;
+	}
+	smtp_error_reply(s, "500 5.5.2 Error: line too long");
+}
+
 /* Take one command line from the input. Returns false when more input is
  * needed. */
 static bool process_command_line(struct smtp_session *s)
@@ -895,10 +947,8 @@ static bool process_command_line(struct smtp_session *s)
 	char *nl = in->len > 0 ? memchr(in->data, '\n', in->len) : NULL;
 	if (nl == NULL) {
 		if (in->len >= cfg->max_line_length) {
-			if (!s->skip_line) {
-				log_info("smtp", s->id, "command line too long");
-				smtp_error_reply(s, "500 5.5.2 Error: line too long");
-			}
+			if (!s->skip_line)
+				line_too_long(s);
 			s->skip_line = true;
 			buf_reset(in);
 		}
@@ -911,8 +961,7 @@ static bool process_command_line(struct smtp_session *s)
 		return true;
 	}
 	if (linelen > cfg->max_line_length) {
-		log_info("smtp", s->id, "command line too long");
-		smtp_error_reply(s, "500 5.5.2 Error: line too long");
+		line_too_long(s);
 		buf_consume(in, linelen);
 		return true;
 	}
@@ -982,6 +1031,8 @@ void smtp_session_release(struct smtp_session *s)
 		log_txn(s, "aborted (connection closed)");
 	txn_reset(s);
 	log_info("smtp", s->id, "disconnect from %s errors=%u", s->conn.peer_ip, s->errors);
+	if (env->released != NULL)
+		env->released(s->conn.fd);
 	conn_close(&s->conn);
 	if (s->prev != NULL)
 		s->prev->next = s->next;

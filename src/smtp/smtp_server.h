@@ -29,6 +29,7 @@ struct smtp_env {
 	struct auth_service *auth;    /* NULL: no authentication */
 	struct queue_runner *queue;   /* told when mail was queued for other domains */
 	atomic_uint *connections;     /* process-wide count of open sessions */
+	void (*released)(int fd);     /* if set: called as a session ends, before its socket closes */
 	struct smtp_session *sessions; /* doubly linked, this loop only */
 	unsigned count;
 	bool draining;

@@ -99,6 +99,21 @@ static const char *const migrations[] = {
 	/* Multi-node backends lease due recipients; one process needs no lease. */
 	"ALTER TABLE queue_rcpt ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;"
 	"CREATE INDEX queue_rcpt_entry ON queue_rcpt(queue_id);",
+	/* 4 -> 5: files whose index row was deleted or moved to another
+	 * mailbox (expunge, MOVE, INBOX rename) are unlinked only after the
+	 * commit; a crash in between leaves them behind, and recovery would
+	 * index them again (an expunged message coming back). Each such
+	 * change leaves a note here; recovery removes the files the notes
+	 * name when no row refers to them. Only the last notes matter. */
+	"CREATE TABLE gone_files(id INTEGER PRIMARY KEY, mailbox_id INTEGER NOT NULL,"
+	" filename TEXT NOT NULL);"
+	"CREATE TRIGGER messages_gone AFTER DELETE ON messages BEGIN"
+	" INSERT INTO gone_files(mailbox_id, filename) VALUES(old.mailbox_id, old.filename);"
+	" DELETE FROM gone_files WHERE id <= (SELECT max(id) FROM gone_files) - 100000; END;"
+	"CREATE TRIGGER messages_moved AFTER UPDATE OF mailbox_id ON messages"
+	" WHEN old.mailbox_id <> new.mailbox_id BEGIN"
+	" INSERT INTO gone_files(mailbox_id, filename) VALUES(old.mailbox_id, old.filename);"
+	" END;",
 };
 
 static int migrate(sqlite3 *db)
@@ -829,7 +844,8 @@ const struct store_backend store_backend_maildir = {
 	.name = "maildir",
 	.open = maildir_open,
 	.close = maildir_close,
-	.recover = maildir_recover,
+	.recover = maildir_recover_all,
+	.check = maildir_check,
 	.start = maildir_start,
 	.conn_open = maildir_conn_open,
 	.conn_close = maildir_conn_close,

@@ -228,4 +228,12 @@ int maildir_committer_start(struct maildir_store *s, const char **error_r);
 void maildir_committer_stop(struct maildir_store *s);
 int maildir_recover(struct store *store, const char **error_r);
 
+/* maildir_check.c */
+int maildir_check(struct store *store, unsigned flags, store_check_cb *cb, void *ctx,
+		  struct store_check_stats *stats_r, const char **error_r);
+/* Start-up recovery: maildir_recover() (spool, INBOXes, queue) plus the
+ * files of committed expunges and moves that a crash left behind, and the
+ * other folders' new/ (APPEND, COPY). */
+int maildir_recover_all(struct store *store, const char **error_r);
+
 #endif

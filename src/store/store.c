@@ -32,6 +32,12 @@ int store_recover(struct store *store, const char **error_r)
 	return B(store)->recover(store, error_r);
 }
 
+int store_check(struct store *store, unsigned flags, store_check_cb *cb, void *ctx,
+		struct store_check_stats *stats_r, const char **error_r)
+{
+	return B(store)->check(store, flags, cb, ctx, stats_r, error_r);
+}
+
 int store_start(struct store *store, const char **error_r)
 {
 	return B(store)->start(store, error_r);

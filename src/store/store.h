@@ -376,6 +376,40 @@ int store_queue_flush(struct store_conn *c, int64_t id, int64_t now);
  * *when_r set, 0 when nothing is pending. */
 int store_queue_next_due(struct store_conn *c, int64_t *when_r);
 
+/* ----- Integrity check (`postane check`) ----- */
+
+/* Repair what can be repaired: index mail files the index lacks (or set
+ * incomplete ones aside in DATA/spool/quarantine), drop index rows whose
+ * file is gone, raise UIDNEXT/HIGHESTMODSEQ, set aside queue files without
+ * an entry. Only while no server uses the store. */
+#define STORE_CHECK_REPAIR 0x01u
+/* A server is running: look twice (a second apart) and report only what is
+ * wrong both times, so that deliveries and expunges in flight are not
+ * mistaken for damage; files being received are not problems. */
+#define STORE_CHECK_LIVE 0x02u
+
+struct store_check_stats {
+	unsigned mailboxes;
+	uint64_t messages;      /* index rows looked at */
+	uint64_t files;         /* message files looked at */
+	unsigned queue_entries;
+	unsigned problems;      /* found (repaired ones included) */
+	unsigned repaired;
+	unsigned spool_busy;    /* live: files being received, not counted as problems */
+};
+
+/* One problem, as one line of text (valid during the call only). */
+typedef void store_check_cb(void *ctx, const char *problem, bool repaired);
+
+/* Compare the index with the files: every message row has its file, every
+ * file in a mailbox's new/ and cur/ has a row, UIDs are unique and below
+ * UIDNEXT, MODSEQs not above HIGHESTMODSEQ, queue rows and queue files
+ * match, queue recipients belong to an entry, no leftovers in the spool.
+ * Returns 0 (problems, if any, went to cb and into *stats_r) or -1 when
+ * the check itself could not run. */
+int store_check(struct store *store, unsigned flags, store_check_cb *cb, void *ctx,
+		struct store_check_stats *stats_r, const char **error_r);
+
 /* Backend table (for store implementations only). */
 struct store_backend {
 	const char *name;
@@ -383,6 +417,8 @@ struct store_backend {
 		    const char **error_r);
 	void (*close)(struct store *store);
 	int (*recover)(struct store *store, const char **error_r);
+	int (*check)(struct store *store, unsigned flags, store_check_cb *cb, void *ctx,
+		     struct store_check_stats *stats_r, const char **error_r);
 	int (*start)(struct store *store, const char **error_r);
 	struct store_conn *(*conn_open)(struct store *store, const char **error_r);
 	void (*conn_close)(struct store_conn *c);
