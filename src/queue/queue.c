@@ -619,6 +619,7 @@ struct queue_runner *queue_runner_start(const struct config *cfg, struct store *
 	q->dkim = dkim_keyring_load(dir, err, errlen);
 	if (q->dkim == NULL)
 		goto fail;
+	q->dkim_keys = dkim_keyring_foreach(q->dkim, NULL, NULL, NULL);
 	loop_on_tick(q->loop, on_tick, q);
 	q->kicked = true;
 	loop_post(q->loop, on_kick, q);

@@ -94,6 +94,7 @@ struct queue_runner {
 	struct dns_resolver *dns;
 	struct tls_client *tls;
 	struct dkim_keyring *dkim;
+	size_t dkim_keys; /* keys in it (0: never sign) */
 	struct retry_policy retry;
 	struct dest *dests;
 	struct agent *agents;

@@ -487,7 +487,8 @@ int queue_send_job(struct queue_runner *q, struct agent *a, struct qjob *j, cons
 	}
 	buf_init(&a->prefix, 0);
 	char sdom[256];
-	a->maplen = (size_t)j->size;
+	/* Without any key there is nothing to sign: no mapping, no header scan. */
+	a->maplen = q->dkim_keys > 0 ? (size_t)j->size : 0;
 	a->map = a->maplen > 0 ? mmap(NULL, a->maplen, PROT_READ, MAP_PRIVATE, a->fd, 0) : NULL;
 	if (a->map != MAP_FAILED && a->map != NULL &&
 	    signing_domain(q, j, a->map, a->maplen, sdom, sizeof(sdom))) {
