@@ -283,6 +283,11 @@ class Postane:
                     raise PortInUse(log)
                 raise RuntimeError(
                     f"server exited with {self.proc.returncode} during start:\n{log}")
+            # Our own server must say it is ready (recovery done): another
+            # test's server may briefly hold the same port (SO_REUSEPORT).
+            if "postane ready" not in self.run_log():
+                time.sleep(0.05)
+                continue
             try:
                 with socket.create_connection(("127.0.0.1", self.smtp_port), timeout=1):
                     return
